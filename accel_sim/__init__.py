@@ -1,0 +1,1 @@
+"""Discrete-event accelerator model that replays operation traces (never imports ``rtrl``)."""

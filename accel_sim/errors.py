@@ -1,0 +1,25 @@
+"""Typed errors for bad input. All are ``ValueError`` subclasses so library users can catch one
+type; the CLI turns them into exit code 2 with their one-line message."""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Bad user input: the message names the file and field where there is one."""
+
+
+class ConfigError(InputError):
+    """An invalid hardware config or sweep spec. Message: ``FILE: field.path: problem``."""
+
+    def __init__(self, source: str, field: str, problem: str) -> None:
+        self.source, self.field, self.problem = source, field, problem
+        where = f"{source}: {field}" if field else source
+        super().__init__(f"{where}: {problem}")
+
+
+class TraceFormatError(InputError):
+    """A trace file that is truncated, corrupt, empty or of another schema version."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path, self.problem = path, problem
+        super().__init__(f"{path}: {problem}")

@@ -1,0 +1,1 @@
+"""Operation traces: vocabulary (``schema``), files (``io``), synthetic builders."""

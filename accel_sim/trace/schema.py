@@ -1,0 +1,154 @@
+"""The operation-trace vocabulary and record layout, defined once (numpy only).
+
+A trace says, step by step, what the learning code computed. It is the contract between
+``rtrl`` (which emits records through a :class:`Recorder`) and ``accel_sim`` (which costs them).
+This module holds the vocabulary (op kinds, RTRL labels, named tensors), the typed records and
+the recorder interface; ``accel_sim.trace.io`` stores them in files. Nothing else defines them.
+
+Units: shapes and counts are elements, ``bytes_read`` / ``bytes_written`` are bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+import numpy as np
+
+SCHEMA_VERSION = "rtrl-trace/1"
+
+
+class OpKind(str, Enum):
+    """Generic linear-algebra operations the simulator knows how to cost."""
+
+    GEMM = "gemm"  # dense (m x k) @ (k x n); macs = m*k*n
+    SPMM = "spmm"  # sparse (m x k, nnz stored) @ dense (k x n) after a gather of k rows; macs = nnz*n
+    ELEMENTWISE = "elementwise"  # m x n element-wise map/multiply; macs = multiplies done
+    SCATTER = "scatter"  # nnz values added at index positions; index_count = indices used
+    GATHER = "gather"  # nnz values read at index positions
+    REDUCTION = "reduction"  # reduce m x k -> m (or sum of products over k)
+    INDEX_DECODE = "index_decode"  # decode a sparse index set (active units); index_count = set size
+
+
+class Label(str, Enum):
+    """What an op is for, in RTRL terms. The simulator costs the OpKind; reports group by Label."""
+
+    ACTIVE_SET = "active_set"
+    INPUT_PROJECTION = "input_projection"
+    RECURRENT_PRODUCT = "recurrent_product"
+    GATES = "gates"
+    JACOBIAN_BUILD = "jacobian_build"
+    INFLUENCE_DIAG_SCALE = "influence_diag_scale"
+    INFLUENCE_SPARSE_UPDATE = "influence_sparse_update"
+    IMMEDIATE_SCATTER = "immediate_scatter"
+    GRADIENT_CONTRACTION = "gradient_contraction"
+    READOUT = "readout"
+    BPTT_BACKWARD = "bptt_backward"
+    WEIGHT_UPDATE = "weight_update"
+
+
+class Tensor(str, Enum):
+    """Named tensors whose traffic is counted in bytes."""
+
+    WEIGHTS = "weights"
+    INFLUENCE = "influence"
+    STATE = "state"
+    GRADIENTS = "gradients"
+    INPUT = "input"
+    ACTIVATIONS = "activations"  # gate values, Jacobian factors, temporaries
+    HISTORY = "history"  # what BPTT stores per step
+
+
+OP_KINDS = tuple(k.value for k in OpKind)
+LABELS = tuple(lbl.value for lbl in Label)
+TENSORS = tuple(t.value for t in Tensor)
+METHODS = ("sparse_rtrl", "dense_rtrl", "bptt", "synthetic")
+
+
+@dataclass(frozen=True, slots=True)
+class OpRecord:
+    """One operation of one step.
+
+    ``m, k, n``: operand shape as executed (output m x n, reduction length k; 1 where unused).
+    ``nnz``: stored non-zeros of the sparse operand (0 for dense ops).
+    ``macs``: multiply-accumulates actually performed by the code path.
+    ``index_count``: sparse indices read or decoded.
+    ``bytes_read`` / ``bytes_written``: bytes per :class:`Tensor` value name.
+    """
+
+    step: int
+    kind: str
+    label: str
+    m: int = 1
+    k: int = 1
+    n: int = 1
+    nnz: int = 0
+    macs: int = 0
+    index_count: int = 0
+    bytes_read: dict[str, int] = field(default_factory=dict)
+    bytes_written: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """Per-step activity: ``fired`` units (o = 1) and units in the pseudo-derivative ``support``
+    (dH/dv > 0). The two may overlap; the active set A is their union. Both int32 index arrays
+    of the *previous* state s_{t-1}, i.e. the set the step's Jacobian uses."""
+
+    step: int
+    fired: np.ndarray
+    support: np.ndarray
+
+
+@dataclass(frozen=True)
+class TraceHeader:
+    """Static description of a trace: model dimensions, masks and provenance."""
+
+    method: str
+    n_in: int
+    n_hidden: int
+    n_out: int
+    dtype: str
+    weight_density: float
+    seed: int
+    n_influence_columns: int  # P as stored (unmasked recurrent-path parameters for sparse RTRL)
+    mask_nnz_per_row: dict[str, list[int]] = field(default_factory=dict)
+    provenance: dict[str, str] = field(default_factory=dict)
+    schema: str = SCHEMA_VERSION
+
+
+class Recorder(Protocol):
+    """What a learner calls while it computes. Learners hold ``recorder=None`` by default and
+    guard every call with ``if self.recorder is not None``, so recording costs nothing when off."""
+
+    def begin_step(self, step: int, fired: np.ndarray, support: np.ndarray) -> None: ...
+
+    def op(self, record: OpRecord) -> None: ...
+
+    def end_step(self) -> None: ...
+
+
+class ListRecorder:
+    """A recorder that keeps everything in memory (tests, small runs)."""
+
+    def __init__(self) -> None:
+        self.steps: list[StepRecord] = []
+        self.ops: list[OpRecord] = []
+
+    def begin_step(self, step: int, fired: np.ndarray, support: np.ndarray) -> None:
+        self.steps.append(
+            StepRecord(step, np.asarray(fired, np.int32).copy(), np.asarray(support, np.int32).copy())
+        )
+
+    def op(self, record: OpRecord) -> None:
+        self.ops.append(record)
+
+    def end_step(self) -> None:
+        pass
+
+    def macs_by_label(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for rec in self.ops:
+            totals[rec.label] = totals.get(rec.label, 0) + rec.macs
+        return totals
