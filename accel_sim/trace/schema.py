@@ -152,3 +152,61 @@ class ListRecorder:
         for rec in self.ops:
             totals[rec.label] = totals.get(rec.label, 0) + rec.macs
         return totals
+
+
+COUNT_COLUMNS = ("m", "k", "n", "nnz", "macs", "index_count")
+READ_COLUMNS = tuple(f"bytes_read_{t}" for t in TENSORS)
+WRITE_COLUMNS = tuple(f"bytes_written_{t}" for t in TENSORS)
+
+
+@dataclass
+class TraceChunk:
+    """A run of consecutive steps in columnar form: what readers yield and the simulator consumes.
+
+    ``steps``: the StepRecords of these steps, in order.
+    ``ops``: column name -> 1-D numpy array, one entry per op, all the same length:
+      ``step`` (int64), ``kind`` (int8 index into OP_KINDS), ``label`` (int8 index into LABELS),
+      the COUNT_COLUMNS (int64, elements) and READ_COLUMNS / WRITE_COLUMNS (int64, bytes).
+    """
+
+    steps: list[StepRecord]
+    ops: dict[str, np.ndarray]
+
+    @property
+    def n_ops(self) -> int:
+        return int(self.ops["step"].shape[0])
+
+    @classmethod
+    def from_records(cls, steps: list[StepRecord], records: list[OpRecord]) -> "TraceChunk":
+        kind_code = {k: i for i, k in enumerate(OP_KINDS)}
+        label_code = {lbl: i for i, lbl in enumerate(LABELS)}
+        ops: dict[str, np.ndarray] = {
+            "step": np.fromiter((r.step for r in records), np.int64, len(records)),
+            "kind": np.fromiter((kind_code[r.kind] for r in records), np.int8, len(records)),
+            "label": np.fromiter((label_code[r.label] for r in records), np.int8, len(records)),
+        }
+        for col in COUNT_COLUMNS:
+            ops[col] = np.fromiter((getattr(r, col) for r in records), np.int64, len(records))
+        for t, col in zip(TENSORS, READ_COLUMNS):
+            ops[col] = np.fromiter((r.bytes_read.get(t, 0) for r in records), np.int64, len(records))
+        for t, col in zip(TENSORS, WRITE_COLUMNS):
+            ops[col] = np.fromiter((r.bytes_written.get(t, 0) for r in records), np.int64, len(records))
+        return cls(steps=list(steps), ops=ops)
+
+    def records(self) -> list[OpRecord]:
+        """Back to row form (for tests and small traces)."""
+        out = []
+        for i in range(self.n_ops):
+            out.append(
+                OpRecord(
+                    step=int(self.ops["step"][i]),
+                    kind=OP_KINDS[self.ops["kind"][i]],
+                    label=LABELS[self.ops["label"][i]],
+                    **{c: int(self.ops[c][i]) for c in COUNT_COLUMNS},
+                    bytes_read={t: int(self.ops[c][i]) for t, c in zip(TENSORS, READ_COLUMNS) if self.ops[c][i]},
+                    bytes_written={
+                        t: int(self.ops[c][i]) for t, c in zip(TENSORS, WRITE_COLUMNS) if self.ops[c][i]
+                    },
+                )
+            )
+        return out
