@@ -46,6 +46,7 @@ class Label(str, Enum):
     READOUT = "readout"
     BPTT_BACKWARD = "bptt_backward"
     WEIGHT_UPDATE = "weight_update"
+    SYNTHETIC = "synthetic"  # ops of synthetic benchmark traces (GEMM, SpMM), not from a learner
 
 
 class Tensor(str, Enum):
