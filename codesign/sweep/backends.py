@@ -1,0 +1,137 @@
+"""Where sweep tasks run: in this process, in local worker processes, or on a Dask cluster.
+
+All three expose the same two calls, ``submit(fn, *args) -> future`` and
+``wait_first(futures) -> finished futures``, so the executor loop is written once. Workers run
+single-threaded numerical code (``OMP_NUM_THREADS=1``) so N workers use N cores and results do
+not depend on BLAS thread scheduling.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing as mp
+import os
+from typing import Any, Callable, Iterable
+
+_SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _single_thread_env() -> None:
+    for key, value in _SINGLE_THREAD.items():
+        os.environ.setdefault(key, value)
+
+
+class _Lazy(cf.Future):
+    """A task the in-process backend runs when the executor waits for it."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        super().__init__()
+        self._call = (fn, args)
+
+    def run(self) -> None:
+        fn, args = self._call
+        try:
+            self.set_result(fn(*args))
+        except Exception as exc:  # noqa: BLE001 - delivered through .result() like a pool
+            self.set_exception(exc)
+
+
+class InlineBackend:
+    """One worker: run tasks one at a time in this process, oldest first, each only when the
+    executor waits (so each result is stored before the next task starts)."""
+
+    description = "1 worker (in process)"
+
+    def __init__(self) -> None:
+        self._seq = 0
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future:
+        fut = _Lazy(fn, args)
+        fut.order = self._seq  # type: ignore[attr-defined]
+        self._seq += 1
+        return fut
+
+    def wait_first(self, futures: Iterable[Any]) -> set[Any]:
+        futures = list(futures)
+        done = {f for f in futures if f.done()}
+        if done:
+            return done
+        first = min(futures, key=lambda f: f.order)
+        first.run()
+        return {first}
+
+    def close(self) -> None:
+        pass
+
+
+class ProcessBackend:
+    """``workers`` local processes (spawned, so no state leaks from the parent)."""
+
+    def __init__(self, workers: int) -> None:
+        _single_thread_env()
+        self.description = f"{workers} local worker processes"
+        self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future:
+        return self._pool.submit(fn, *args)
+
+    def wait_first(self, futures: Iterable[Any]) -> set[Any]:
+        done, _ = cf.wait(list(futures), return_when=cf.FIRST_COMPLETED)
+        return set(done)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskBackend:
+    """A Dask cluster: ``local`` starts a LocalCluster on loopback with ``workers`` processes;
+    ``tcp://HOST:PORT`` connects to a running scheduler (the output folder must then be on a
+    filesystem the workers share, since they read and write traces there)."""
+
+    def __init__(self, address: str, workers: int) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as exc:  # pragma: no cover - the dask extra is optional
+            raise ValueError("--dask needs the 'dask' extra: pip install -e '.[dask]'") from exc
+        for name in ("distributed", "distributed.nanny", "distributed.scheduler", "distributed.worker"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        _single_thread_env()
+        self._cluster = None
+        if address == "local":
+            self._cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None, silence_logs=logging.ERROR,
+            )
+            self._client = Client(self._cluster)
+            self.description = f"Dask LocalCluster, {workers} worker processes on 127.0.0.1"
+        elif address.startswith("tcp://"):
+            try:
+                self._client = Client(address, timeout="10s")
+            except OSError as exc:
+                raise ValueError(f"--dask {address}: cannot connect to the scheduler ({exc})") from None
+            self.description = f"Dask scheduler at {address}"
+        else:
+            raise ValueError(f"--dask {address!r}: expected 'local' or tcp://HOST:PORT")
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self._client.submit(fn, *args, pure=False)
+
+    def wait_first(self, futures: Iterable[Any]) -> set[Any]:
+        from distributed import wait
+
+        done, _ = wait(list(futures), return_when="FIRST_COMPLETED")
+        return set(done)
+
+    def close(self) -> None:
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def make_backend(workers: int, dask: str | None) -> InlineBackend | ProcessBackend | DaskBackend:
+    if workers < 1:
+        raise ValueError(f"--workers {workers}: need at least 1 worker")
+    if dask:
+        return DaskBackend(dask, workers)
+    return InlineBackend() if workers == 1 else ProcessBackend(workers)

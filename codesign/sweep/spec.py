@@ -1,0 +1,307 @@
+"""Sweep spec: YAML validated first (pydantic), then built into typed objects.
+
+A spec names the model/learning axes, the hardware axes (base configs, dotted-path overrides as
+with ``--set``, fidelity), how to sample them (full grid or a seeded random sample), the
+objectives to optimise and the constraints a point must meet. Every error is a
+:class:`accel_sim.errors.ConfigError` whose message is ``FILE: field.path: problem``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from accel_sim.errors import ConfigError
+from codesign.sweep.metrics import METRICS
+
+SPEC_SCHEMA = "accel-sim/sweep/1"
+Scalar = Union[bool, int, float, str]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Range(_Strict):
+    """A continuous axis for random sampling: uniform (or log-uniform) in [min, max]."""
+
+    min: float
+    max: float
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Range":
+        if self.max < self.min:
+            raise ValueError("max must be >= min")
+        if self.log and self.min <= 0:
+            raise ValueError("log ranges need min > 0")
+        return self
+
+
+def _listify(value: Any) -> Any:
+    """A scalar axis value means a one-element list; lists and {min, max} ranges pass through."""
+    if value is None or isinstance(value, (list, dict)):
+        return value
+    return [value]
+
+
+Density = Annotated[float, Field(gt=0.0, le=1.0)]
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+Method = Literal["sparse_rtrl", "dense_rtrl", "bptt"]
+Fidelity = Literal["L0", "L1", "L2"]
+
+
+def _nonempty(value: Any) -> Any:
+    if isinstance(value, list) and not value:
+        raise ValueError("must list at least one value")
+    return value
+
+
+class ModelAxes(_Strict):
+    """Model/learning axes. Each is a list of values (or a Range under random sampling)."""
+
+    task: list[str] = ["digits"]
+    method: list[Method] = ["sparse_rtrl"]
+    n_hidden: list[PositiveInt] | Range = [32]
+    weight_density: list[Density] | Range = [0.25]
+    threshold_mean: list[Unit] | Range = [0.3]
+    pseudo_derivative_width: list[PositiveFloat] | Range = [0.5]
+    seed: list[NonNegativeInt] = [0]
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _as_list(cls, value: Any) -> Any:
+        return _nonempty(_listify(value))
+
+    @field_validator("weight_density", "threshold_mean")
+    @classmethod
+    def _unit_range(cls, value: Any) -> Any:
+        if isinstance(value, Range) and (value.min <= 0 or value.max > 1):
+            raise ValueError("range must lie in (0, 1]")
+        return value
+
+
+class Training(_Strict):
+    """Fixed training settings shared by every model point (sizes in sequences of the task)."""
+
+    epochs: PositiveInt = 1
+    train_sequences: PositiveInt | None = None  # None: the whole training split
+    test_sequences: PositiveInt | None = None
+    trace_sequences: PositiveInt = 4  # sequences recorded into the trace the simulator replays
+    learning_rate: PositiveFloat = 0.01
+    optimizer: Literal["sgd", "adam"] = "adam"
+    update_every: Literal["step", "sequence"] = "sequence"
+
+
+class HardwareAxes(_Strict):
+    """Hardware axes: base configs (paths relative to the spec file), ``--set``-style overrides."""
+
+    configs: list[str]
+    set: dict[str, list[Scalar] | Range] = {}
+    fidelity: list[Fidelity] = ["L1"]
+
+    @field_validator("configs", "fidelity", mode="before")
+    @classmethod
+    def _as_list(cls, value: Any) -> Any:
+        return _nonempty(_listify(value))
+
+    @field_validator("set", mode="before")
+    @classmethod
+    def _set_lists(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: _nonempty(_listify(v)) for k, v in value.items()}
+        return value
+
+
+class Sampling(_Strict):
+    mode: Literal["grid", "random"] = "grid"
+    samples: PositiveInt | None = None  # random mode: how many joint points to draw
+    seed: NonNegativeInt = 0
+
+    @model_validator(mode="after")
+    def _samples_for_random(self) -> "Sampling":
+        if self.mode == "random" and self.samples is None:
+            raise ValueError("random sampling needs 'samples'")
+        return self
+
+
+class Objective(_Strict):
+    metric: str
+    goal: Literal["min", "max"]
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        return _known_metric(value)
+
+
+class Constraint(_Strict):
+    metric: str
+    min: float | None = None
+    max: float | None = None
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        return _known_metric(value)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> "Constraint":
+        if self.min is None and self.max is None:
+            raise ValueError("a constraint needs 'min' or 'max'")
+        return self
+
+    def holds(self, value: float) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def describe(self) -> str:
+        parts = [f">= {self.min:g}" if self.min is not None else "", f"<= {self.max:g}" if self.max is not None else ""]
+        return f"{self.metric} " + " and ".join(p for p in parts if p)
+
+
+class SyntheticEvaluator(_Strict):
+    """Closed-form stand-in for training + simulation (tests and benchmarks of the sweep machinery)."""
+
+    kind: Literal["synthetic"]
+    work_ms: Annotated[float, Field(ge=0.0)] = 0.0  # CPU time burnt per hardware point
+
+
+class PipelineEvaluator(_Strict):
+    kind: Literal["pipeline"] = "pipeline"
+
+
+def _known_metric(value: str) -> str:
+    if value not in METRICS and not value.startswith(("energy_pj_", "label_energy_pj_", "hw.")):
+        raise ValueError(f"unknown metric {value!r} (known: {', '.join(sorted(METRICS))})")
+    return value
+
+
+class SweepSpec(_Strict):
+    """The whole spec, validated. ``source`` is the file it came from (set by :func:`load_spec`)."""
+
+    schema_: Literal["accel-sim/sweep/1"] = Field(alias="schema")
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    description: str = ""
+    sampling: Sampling = Sampling()
+    model: ModelAxes = ModelAxes()
+    training: Training = Training()
+    hardware: HardwareAxes
+    objectives: list[Objective] = [
+        Objective(metric="energy_per_sample_pj", goal="min"),
+        Objective(metric="latency_per_step_s", goal="min"),
+        Objective(metric="test_accuracy", goal="max"),
+    ]
+    constraints: list[Constraint] = []
+    evaluator: Annotated[SyntheticEvaluator | PipelineEvaluator, Field(discriminator="kind")] = PipelineEvaluator()
+    source: str = Field(default="<spec>", exclude=True)
+    base_dir: str = Field(default=".", exclude=True)
+
+    @model_validator(mode="after")
+    def _grid_has_no_ranges(self) -> "SweepSpec":
+        if self.sampling.mode == "grid":
+            for name in ModelAxes.model_fields:
+                if isinstance(getattr(self.model, name), Range):
+                    raise _FieldProblem(f"model.{name}", "ranges need sampling.mode: random (grid needs a list)")
+            for key, axis in self.hardware.set.items():
+                if isinstance(axis, Range):
+                    raise _FieldProblem(f"hardware.set.{key}", "ranges need sampling.mode: random")
+        return self
+
+    def digest(self) -> str:
+        """Stable hash of the validated spec (used to refuse resuming a store with another spec)."""
+        text = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def config_path(self, name: str) -> Path:
+        """Resolve a base-config path: relative to the spec file, then to the working directory."""
+        path = Path(name)
+        if path.is_absolute():
+            return path
+        beside = Path(self.base_dir) / path
+        return beside if beside.exists() else path
+
+
+class _FieldProblem(ValueError):
+    def __init__(self, field: str, problem: str) -> None:
+        self.field, self.problem = field, problem
+        super().__init__(problem)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if not (isinstance(p, str) and ("[" in p or p in {"function-after", "function-before"}))]
+    path = ".".join(parts)
+    return path.replace("schema_", "schema")
+
+
+def parse_spec(data: Any, source: str = "<spec>", base_dir: str = ".") -> SweepSpec:
+    """Validate a decoded YAML document; raise ConfigError naming the field path."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, "", "a sweep spec must be a YAML mapping")
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        ctx_err = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_err, _FieldProblem):
+            raise ConfigError(source, ctx_err.field, ctx_err.problem) from None
+        loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            message = "required field is missing"
+        elif err["type"] == "extra_forbidden":
+            message = "unknown field"
+        raise ConfigError(source, _field_path(loc), message) from None
+    spec = spec.model_copy(update={"source": source, "base_dir": base_dir})
+    _check_configs(spec)
+    return spec
+
+
+def _is_union_tag(part: Any) -> bool:
+    text = str(part)
+    return text.startswith(("list[", "function-", "Range", "int", "float", "bool", "str", "constrained")) or text in {
+        "synthetic",
+        "pipeline",
+    }
+
+
+def _check_configs(spec: SweepSpec) -> None:
+    """Every base config must exist, and (when the simulator is installed) load with every override."""
+    for i, name in enumerate(spec.hardware.configs):
+        if not spec.config_path(name).is_file():
+            raise ConfigError(spec.source, f"hardware.configs.{i}", f"config file not found: {name}")
+    if spec.evaluator.kind != "pipeline":
+        return
+    try:
+        from accel_sim import load_config  # noqa: PLC0415 - the simulator may not be built yet
+    except ImportError:
+        return
+    for key, axis in spec.hardware.set.items():
+        values = [axis.min, axis.max] if isinstance(axis, Range) else axis
+        for value in values:
+            for name in spec.hardware.configs:
+                try:
+                    load_config(spec.config_path(name), {key: value})
+                except ConfigError as exc:
+                    raise ConfigError(spec.source, f"hardware.set.{key}", f"{name}: {exc.field}: {exc.problem}") from None
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read, validate and build a sweep spec file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: sweep spec not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(str(path), where, f"YAML syntax error: {getattr(exc, 'problem', exc)}") from None
+    return parse_spec(data, source=str(path), base_dir=str(path.parent))
