@@ -1,0 +1,267 @@
+"""Trace files: stream a run to disk step by step (:class:`TraceWriter`) and read it back lazily,
+chunk by chunk (:class:`TraceReader`). The layout is defined in :mod:`accel_sim.trace.codec`.
+
+Safety properties:
+
+* A writer writes ``PATH.partial`` and renames it to ``PATH`` only on a clean :meth:`TraceWriter.close`
+  (after an fsync), so a crashed run never leaves a file under the final name; the partial file
+  has no trailer, and readers reject it.
+* Reading never executes code (Arrow buffers + JSON header; no pickle).
+* Empty files, truncation, bit flips (per-chunk and header CRC-32) and other schema versions raise
+  :class:`accel_sim.errors.TraceFormatError`, whose message starts with the file name.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from accel_sim.errors import TraceFormatError
+from accel_sim.trace import codec
+from accel_sim.trace.schema import (
+    COUNT_COLUMNS,
+    LABELS,
+    OP_KINDS,
+    TENSORS,
+    Label,
+    OpKind,
+    OpRecord,
+    StepRecord,
+    Tensor,
+    TraceChunk,
+    TraceHeader,
+)
+
+DEFAULT_STEPS_PER_CHUNK = 256
+
+_KIND_CODE = {**{k: i for i, k in enumerate(OP_KINDS)}, **{k: i for i, k in enumerate(OpKind)}}
+_LABEL_CODE = {**{k: i for i, k in enumerate(LABELS)}, **{k: i for i, k in enumerate(Label)}}
+_N_FIXED = 3 + len(COUNT_COLUMNS)  # step, kind, label, counts; then reads, then writes
+_READ_POS = {**{t: _N_FIXED + i for i, t in enumerate(TENSORS)}, **{t: _N_FIXED + i for i, t in enumerate(Tensor)}}
+_WRITE_POS = {t: p + len(TENSORS) for t, p in _READ_POS.items()}
+_ZERO_BYTES = [0] * (2 * len(TENSORS))
+
+
+class TraceWriter:
+    """Streams a trace to ``path``; implements the :class:`~accel_sim.trace.schema.Recorder`
+    protocol (``begin_step`` / ``op`` / ``end_step``) and is a context manager.
+
+    Steps are buffered and written as one chunk every ``steps_per_chunk`` steps, so memory is
+    bounded by one chunk. Ops recorded after ``end_step`` (e.g. a trainer's weight update) belong
+    to the step before them. Leaving the ``with`` block by an exception aborts: the partial file
+    ``PATH.partial`` is kept (for inspection) and ``PATH`` is not created.
+    """
+
+    def __init__(self, path: str | os.PathLike, header: TraceHeader,
+                 steps_per_chunk: int = DEFAULT_STEPS_PER_CHUNK, compression: str | None = "zstd") -> None:
+        if steps_per_chunk < 1:
+            raise ValueError(f"steps_per_chunk must be >= 1, got {steps_per_chunk}")
+        self.header = codec.validate_header(header)
+        self.path = Path(path)
+        self.partial_path = self.path.with_name(self.path.name + ".partial")
+        self.steps_per_chunk = int(steps_per_chunk)
+        self.n_chunks = self.n_steps = self.n_ops = 0
+        self._steps: list[StepRecord] = []
+        self._rows: list[list[int]] = []
+        self._closed = False
+        self._file = open(self.partial_path, "wb")
+        options = ipc.IpcWriteOptions(compression=compression)
+        schema = codec.ARROW_SCHEMA.with_metadata(codec.schema_metadata(self.header))
+        self._stream = ipc.new_stream(self._file, schema, options=options)
+
+    # -- Recorder protocol
+    def begin_step(self, step: int, fired: np.ndarray, support: np.ndarray) -> None:
+        if len(self._steps) >= self.steps_per_chunk:
+            self.flush()
+        self._steps.append(StepRecord(int(step), np.array(fired, np.int32).reshape(-1),
+                                      np.array(support, np.int32).reshape(-1)))
+
+    def op(self, record: OpRecord) -> None:
+        if not self._steps and self.n_steps == 0:
+            raise ValueError("op recorded before the first begin_step")
+        try:
+            row = [record.step, _KIND_CODE[record.kind], _LABEL_CODE[record.label], record.m, record.k,
+                   record.n, record.nnz, record.macs, record.index_count, *_ZERO_BYTES]
+            for tensor, nbytes in record.bytes_read.items():
+                row[_READ_POS[tensor]] = nbytes
+            for tensor, nbytes in record.bytes_written.items():
+                row[_WRITE_POS[tensor]] = nbytes
+        except KeyError as exc:
+            raise ValueError(f"op record with unknown kind, label or tensor name {exc}") from None
+        self._rows.append(row)
+
+    def end_step(self) -> None:
+        pass
+
+    # -- chunks
+    def flush(self) -> None:
+        """Write the buffered steps and ops as one chunk (no-op when nothing is buffered)."""
+        if not self._steps and not self._rows:
+            return
+        table = np.array(self._rows, np.int64).reshape(len(self._rows), -1)
+        ops = {c: table[:, j].astype(codec.OP_DTYPES[c]) for j, c in enumerate(codec.OP_COLUMNS)}
+        chunk = TraceChunk(steps=self._steps, ops=ops)
+        self._steps, self._rows = [], []
+        self.write_chunk(chunk)
+
+    def write_chunk(self, chunk: TraceChunk) -> None:
+        """Append a whole chunk (after flushing what the recorder buffered)."""
+        if self._closed:
+            raise ValueError(f"{self.path}: trace writer is closed")
+        if self._steps or self._rows:
+            self.flush()
+        batch, crc = codec.encode_chunk(chunk)
+        meta = {codec.KEY_SEQ: str(self.n_chunks).encode(), codec.KEY_CRC: str(crc).encode()}
+        self._stream.write_batch(batch, custom_metadata=meta)
+        self.n_chunks += 1
+        self.n_steps += len(chunk.steps)
+        self.n_ops += chunk.n_ops
+
+    # -- lifetime
+    def close(self) -> None:
+        """Flush, write the trailer, fsync and rename ``PATH.partial`` to ``PATH``."""
+        if self._closed:
+            return
+        self.flush()
+        trailer = {codec.KEY_END: b"1", b"n_chunks": str(self.n_chunks).encode(),
+                   b"n_steps": str(self.n_steps).encode(), b"n_ops": str(self.n_ops).encode()}
+        self._stream.write_batch(codec.empty_batch(), custom_metadata=trailer)
+        self._stream.close()
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self._closed = True
+        os.replace(self.partial_path, self.path)
+
+    def abort(self) -> None:
+        """Stop without finishing: ``PATH.partial`` stays (readers reject it), ``PATH`` is not made."""
+        if not self._closed:
+            self._closed = True
+            self._file.close()
+
+    def __enter__(self) -> "TraceWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def write_trace(path: str | os.PathLike, header: TraceHeader, chunks: Iterable[TraceChunk],
+                compression: str | None = "zstd") -> Path:
+    """Write a whole trace (e.g. a synthetic one) chunk by chunk; returns the path."""
+    with TraceWriter(path, header, compression=compression) as writer:
+        for chunk in chunks:
+            writer.write_chunk(chunk)
+    return writer.path
+
+
+class TraceTotals(NamedTuple):
+    """Counts from the trailer of a fully read trace."""
+
+    n_chunks: int
+    n_steps: int
+    n_ops: int
+
+
+class TraceReader:
+    """Reads a trace file. Opening checks the file is non-empty, ends with an Arrow end-of-stream
+    marker and carries a supported schema version and a valid header; :meth:`chunks` then yields
+    :class:`TraceChunk` objects lazily (one file read per chunk), checking each chunk's CRC and
+    the trailer. Every problem raises :class:`TraceFormatError` naming the file."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        size = self.path.stat().st_size  # FileNotFoundError for a missing file
+        if self.path.is_dir():
+            raise IsADirectoryError(f"{self.path}: is a directory, not a trace file")
+        if size == 0:
+            raise TraceFormatError(str(self.path), "empty file (0 bytes), not a trace")
+        with open(self.path, "rb") as fh:
+            fh.seek(max(0, size - len(codec.ARROW_EOS)))
+            tail = fh.read()
+        if tail != codec.ARROW_EOS:
+            raise TraceFormatError(
+                str(self.path), "truncated or unfinished: no end-of-stream marker at the end of the file"
+            )
+        self.size_bytes = size
+        self.totals: TraceTotals | None = None
+        with self._open_stream() as reader:
+            self._schema = self._guard(lambda: codec.decode_schema(reader.schema), "header")
+
+    @property
+    def header(self) -> TraceHeader:
+        return self._schema.header
+
+    def _fail(self, problem: str) -> TraceFormatError:
+        return TraceFormatError(str(self.path), problem)
+
+    def _guard(self, fn, where: str):
+        try:
+            return fn()
+        except codec.FormatProblem as exc:
+            raise self._fail(f"{where}: {exc}") from None
+        except (pa.ArrowException, OSError, ValueError, MemoryError, IndexError, KeyError) as exc:
+            raise self._fail(f"{where}: corrupt ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
+
+    @contextmanager
+    def _open_stream(self) -> Iterator[ipc.RecordBatchStreamReader]:
+        with pa.OSFile(str(self.path), "rb") as source:
+            yield self._guard(lambda: ipc.open_stream(source), "not an Arrow IPC stream")
+
+    def chunks(self) -> Iterator[TraceChunk]:
+        """Yield the chunks in order. May be called again to re-read from the start."""
+        steps = ops = seq = 0
+        with self._open_stream() as reader:
+            while True:
+                where = f"chunk {seq}"
+                try:
+                    item = self._guard(reader.read_next_batch_with_custom_metadata, where)
+                except StopIteration:
+                    raise self._fail(f"truncated or unfinished: stream ends after {seq} chunks "
+                                     "without the end-of-trace record") from None
+                meta = item.custom_metadata or {}
+                if meta.get(codec.KEY_END) == b"1":
+                    break
+                if meta.get(codec.KEY_SEQ) != str(seq).encode() or codec.KEY_CRC not in meta:
+                    raise self._fail(f"{where}: missing or out-of-order chunk metadata")
+                chunk = self._guard(lambda: codec.decode_batch(item.batch, meta[codec.KEY_CRC], self._schema), where)
+                steps, ops, seq = steps + len(chunk.steps), ops + chunk.n_ops, seq + 1
+                yield chunk
+            totals = self._guard(lambda: TraceTotals(int(meta[b"n_chunks"]), int(meta[b"n_steps"]),
+                                                     int(meta[b"n_ops"])), "trailer")
+            if totals != (seq, steps, ops) or item.batch.num_rows != 0:
+                raise self._fail(f"trailer says {totals}, file holds {seq} chunks, {steps} steps, {ops} ops")
+            try:
+                extra = reader.read_next_batch()
+            except StopIteration:
+                extra = None
+            except Exception:  # noqa: BLE001 - anything after the trailer is a corruption
+                extra = True
+            if extra is not None:
+                raise self._fail("data after the end-of-trace record")
+        self.totals = totals
+
+    __iter__ = chunks
+
+
+class LoadedTrace(NamedTuple):
+    """A whole trace in memory (small traces, tests)."""
+
+    header: TraceHeader
+    chunks: list[TraceChunk]
+
+
+def read_trace(path: str | os.PathLike) -> LoadedTrace:
+    """Read a whole trace into memory (checks everything the reader checks)."""
+    reader = TraceReader(path)
+    return LoadedTrace(reader.header, list(reader.chunks()))
