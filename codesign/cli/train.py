@@ -1,0 +1,152 @@
+"""``accel-sim train``: train an EGRU online on a task and print its KPIs.
+
+Prints one KPI per line with units, or with ``--json`` one JSON object whose keys are exactly the
+KPIs (rtrl.online.KPI_KEYS). Progress goes to stderr. ``--trace FILE`` records the training run
+as an operation trace; ``--checkpoint``/``--resume`` save and continue runs bit-exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from codesign.cli import UsageError
+
+DEFAULTS = {
+    "method": "sparse_rtrl", "n_hidden": 64, "weight_density": 0.25, "threshold_mean": 0.3,
+    "epochs": 1, "lr": 1e-2, "optimizer": "adam", "clip_norm": 1.0, "seed": 0,
+}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train an EGRU online on a task and report KPIs",
+                              description=__doc__.split("\n\n")[0])
+    p.add_argument("--task", required=True, help="task name: digits, digits-events, copy or sine")
+    p.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="task option, repeatable (e.g. pattern_length=5, delay=2, n_train=500)")
+    p.add_argument("--method", choices=("sparse_rtrl", "dense_rtrl", "bptt"),
+                   help=f"learning method (default {DEFAULTS['method']})")
+    p.add_argument("--hidden", type=int, help=f"hidden units (default {DEFAULTS['n_hidden']})")
+    p.add_argument("--weight-density", type=float,
+                   help=f"fraction of weights kept, in (0, 1] (default {DEFAULTS['weight_density']})")
+    p.add_argument("--threshold-mean", type=float,
+                   help=f"initial mean event threshold, in [0, 1] (default {DEFAULTS['threshold_mean']})")
+    p.add_argument("--epochs", type=int, help=f"passes over the training set (default {DEFAULTS['epochs']})")
+    p.add_argument("--lr", type=float, help=f"initial learning rate (default {DEFAULTS['lr']})")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), help=f"optimiser (default {DEFAULTS['optimizer']})")
+    p.add_argument("--update-every", type=int,
+                   help="steps between weight updates; 0 = once per sequence (default 1, BPTT 0)")
+    p.add_argument("--clip-norm", type=float,
+                   help=f"max global gradient norm, 0 = no clipping (default {DEFAULTS['clip_norm']})")
+    p.add_argument("--seed", type=int, help=f"seed for task, model and shuffling (default {DEFAULTS['seed']})")
+    p.add_argument("--trace", metavar="FILE", help="write the training run's operation trace to FILE")
+    p.add_argument("--checkpoint", metavar="FILE", help="save the trainer state to FILE (.npz)")
+    p.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
+                   help="also checkpoint every N sequences (default 0: only at the end)")
+    p.add_argument("--resume", metavar="FILE", help="continue the run saved in checkpoint FILE")
+    p.add_argument("--json", action="store_true", help="print one JSON object with the KPIs")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=run)
+
+
+def _task_options(pairs: list[str]) -> dict:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--task-option expects KEY=VALUE, got {pair!r}")
+        options[key.strip()] = value.strip()
+    return options
+
+
+def _settings(args):
+    from rtrl.online import RunSettings
+    from rtrl.online.checkpoint import load_checkpoint
+
+    given = {
+        "method": args.method, "n_hidden": args.hidden, "weight_density": args.weight_density,
+        "threshold_mean": args.threshold_mean, "epochs": args.epochs, "lr": args.lr,
+        "optimizer": args.optimizer, "update_every": args.update_every, "clip_norm": args.clip_norm,
+        "seed": args.seed,
+    }
+    base = {"task": args.task, "task_options": _task_options(args.task_option)}
+    if args.resume:  # settings come from the checkpoint; options given must agree (epochs may grow)
+        stored = load_checkpoint(args.resume)[1].get("run", {})
+        base = {k: stored[k] for k in RunSettings.__dataclass_fields__ if k in stored}
+        if args.task != base.get("task"):
+            raise UsageError(f"{args.resume}: checkpoint is for task {base.get('task')!r}, not {args.task!r}")
+        base["pseudo_derivative"] = tuple(base.get("pseudo_derivative", (0.3, 0.5)))
+    else:
+        base.update(DEFAULTS)
+    base.update({k: v for k, v in given.items() if v is not None})
+    _check(base)
+    return RunSettings(**base)
+
+
+def _check(s: dict) -> None:
+    if s["n_hidden"] < 1:
+        raise UsageError(f"--hidden must be >= 1, got {s['n_hidden']}")
+    if not 0.0 < s["weight_density"] <= 1.0:
+        raise UsageError(f"--weight-density must lie in (0, 1], got {s['weight_density']}")
+    if not 0.0 <= s["threshold_mean"] <= 1.0:
+        raise UsageError(f"--threshold-mean must lie in [0, 1], got {s['threshold_mean']}")
+    if s["epochs"] < 0:
+        raise UsageError(f"--epochs must be >= 0, got {s['epochs']}")
+    if not s["lr"] > 0:
+        raise UsageError(f"--lr must be > 0, got {s['lr']}")
+
+
+class _Progress:
+    """Prints a line to stderr about every 5 s and at the end of each epoch."""
+
+    def __init__(self, n_per_epoch: int, epochs: int) -> None:
+        self.n, self.epochs, self.start, self.last = n_per_epoch, epochs, time.monotonic(), time.monotonic()
+
+    def __call__(self, pos) -> None:
+        now = time.monotonic()
+        if now - self.last < 5.0 and pos.index < self.n:
+            return
+        self.last = now
+        print(f"epoch {pos.epoch + 1}/{self.epochs}: {pos.index}/{self.n} sequences, "
+              f"train loss {pos.train_loss:.4f} nats, lr {pos.lr:.3g}, {now - self.start:.1f} s",
+              file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rtrl.online import build_task, fit_task, make_model
+
+    settings = _settings(args)
+    if args.checkpoint_every < 0:
+        raise UsageError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
+    task = build_task(settings)
+    model = make_model(settings, task)
+    progress = None if args.quiet else _Progress(len(task.train), settings.epochs)
+    common = dict(prebuilt_task=task, model=model, checkpoint=args.checkpoint,
+                  checkpoint_every=args.checkpoint_every, resume=args.resume, on_progress=progress)
+    if args.trace:
+        from accel_sim.trace.io import TraceWriter
+
+        with TraceWriter(args.trace, _trace_header(model, settings, task)) as writer:
+            result = fit_task(settings, recorder=writer, **common)
+    else:
+        result = fit_task(settings, **common)
+    if args.json:
+        print(json.dumps(result.kpis.to_dict()))
+    else:
+        print(f"task {settings.task}, method {settings.method}, {settings.n_hidden} hidden units, "
+              f"{settings.epochs} epochs")
+        for line in result.kpis.lines():
+            print(line)
+        for event in result.events:
+            print(f"guard: step {event.step}: {event.reason}; lr {event.lr_before:.3g} -> {event.lr_after:.3g}")
+    return 0
+
+
+def _trace_header(model, settings, task):
+    try:
+        from codesign import tracing
+    except ImportError:
+        raise UsageError("--trace is not available yet: codesign.tracing (trace header builder) is missing") from None
+    return tracing.header_for(model, settings.method, provenance={"task": task.name, "command": "accel-sim train"})

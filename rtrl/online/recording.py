@@ -1,0 +1,55 @@
+"""Record the trainer's own weight update inside the learner's step of the operation trace.
+
+The learner calls ``begin_step`` / ``op`` / ``end_step`` around its work. :class:`StepRecorder`
+forwards everything but holds back ``end_step`` until the trainer has had the chance to add its
+weight-update op, so that op lands in the step that triggered it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from accel_sim.trace.schema import Label, OpKind, OpRecord
+
+
+class StepRecorder:
+    """A Recorder wrapping ``inner``; call :meth:`close_step` after the trainer's own ops."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.step = -1
+        self._open = False
+
+    def begin_step(self, step: int, fired: np.ndarray, support: np.ndarray) -> None:
+        self.close_step()
+        self.step = int(step)
+        self._open = True
+        self.inner.begin_step(step, fired, support)
+
+    def op(self, record: OpRecord) -> None:
+        self.inner.op(record)
+
+    def end_step(self) -> None:
+        pass  # deferred to close_step
+
+    def close_step(self) -> None:
+        if self._open:
+            self._open = False
+            self.inner.end_step()
+
+    def weight_update(self, n_updated: int, itemsize: int) -> None:
+        """One element-wise update of ``n_updated`` parameters: reads weights and gradients,
+        writes weights (``itemsize`` bytes each); macs = parameters updated."""
+        nbytes = int(n_updated) * int(itemsize)
+        self.inner.op(
+            OpRecord(
+                step=self.step, kind=OpKind.ELEMENTWISE.value, label=Label.WEIGHT_UPDATE.value,
+                m=int(n_updated), macs=int(n_updated),
+                bytes_read={"weights": nbytes, "gradients": nbytes}, bytes_written={"weights": nbytes},
+            )
+        )
+
+
+def n_updated_params(params: dict[str, np.ndarray], masks: dict[str, np.ndarray]) -> int:
+    """Parameters a weight update touches: unmasked entries of masked matrices, all others."""
+    return sum(int(masks[k].sum()) if k in masks else int(v.size) for k, v in params.items())

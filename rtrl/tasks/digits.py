@@ -1,0 +1,78 @@
+"""The scikit-learn handwritten digits (1,797 real 8x8 images, no download) as sequences.
+
+``digits``: fed row by row, 8 steps x 8 features (intensity / 16 in [0, 1]), label at the last step.
+``digits-events``: the same images as sparse signed events. Each row is spread over
+``steps_per_row`` steps during which every column's intensity moves linearly from the previous
+row's value to this row's; a delta modulator per column emits +1 / -1 when the signal has moved
+``delta`` above / below its running reconstruction (at most one event per column per step).
+The result has 8 channels with values in {-1, 0, +1} and T = 8 * steps_per_row steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .dataset import Task, last_step_targets, split
+from .options import check, resolve
+
+DIGITS_DEFAULTS = {"seed": 0, "test_fraction": 0.2, "n_train": 0}
+EVENTS_DEFAULTS = {**DIGITS_DEFAULTS, "steps_per_row": 4, "delta": 0.25}
+
+
+def _load_images() -> tuple[np.ndarray, np.ndarray]:
+    """(1797, 8, 8) float32 in [0, 1] and (1797,) int64 labels. sklearn is imported here only."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return (bunch.images / 16.0).astype(np.float32), bunch.target.astype(np.int64)
+
+
+def _finish(name: str, xs: np.ndarray, labels: np.ndarray, opts: dict, description: str) -> Task:
+    check(name, 0.0 < opts["test_fraction"] < 1.0, "test_fraction", "in (0, 1)", opts["test_fraction"])
+    check(name, opts["n_train"] >= 0, "n_train", ">= 0 (0 = all)", opts["n_train"])
+    rng = np.random.default_rng(opts["seed"])
+    train, test = split(xs, last_step_targets(labels, xs.shape[1]), opts["test_fraction"], rng)
+    if opts["n_train"]:
+        train = type(train)(train.xs[: opts["n_train"]], train.targets[: opts["n_train"]])
+    return Task(name, xs.shape[2], 10, train, test, opts, description)
+
+
+def build_digits(**options) -> Task:
+    opts = resolve("digits", DIGITS_DEFAULTS, options)
+    images, labels = _load_images()
+    return _finish("digits", images, labels, opts, "sklearn digits, row by row: 8 steps x 8 features")
+
+
+def delta_events(images: np.ndarray, steps_per_row: int, delta: float) -> np.ndarray:
+    """(N, R, C) intensities -> (N, R * steps_per_row, C) float32 events in {-1, 0, +1}."""
+    n, rows, cols = images.shape
+    events = np.zeros((n, rows * steps_per_row, cols), np.float32)
+    recon = np.zeros((n, cols), np.float64)
+    prev = np.zeros((n, cols), np.float64)
+    t = 0
+    for r in range(rows):
+        row = images[:, r, :].astype(np.float64)
+        for j in range(steps_per_row):
+            signal = prev + (row - prev) * (j + 1) / steps_per_row
+            diff = signal - recon
+            up, down = diff >= delta - 1e-9, diff <= -delta + 1e-9
+            events[:, t, :] = up.astype(np.float32) - down.astype(np.float32)
+            recon += delta * (up.astype(np.float64) - down.astype(np.float64))
+            t += 1
+        prev = row
+    return events
+
+
+def build_digits_events(**options) -> Task:
+    opts = resolve("digits-events", EVENTS_DEFAULTS, options)
+    check("digits-events", opts["steps_per_row"] >= 1, "steps_per_row", ">= 1", opts["steps_per_row"])
+    check("digits-events", 0.0 < opts["delta"] <= 1.0, "delta", "in (0, 1]", opts["delta"])
+    images, labels = _load_images()
+    xs = delta_events(images, opts["steps_per_row"], opts["delta"])
+    return _finish(
+        "digits-events",
+        xs,
+        labels,
+        opts,
+        f"sklearn digits as +-1 delta events: {xs.shape[1]} steps x 8 channels, delta {opts['delta']}",
+    )
