@@ -1,0 +1,116 @@
+"""Backpropagation through time: the reference gradient. Stores the history of the sequence
+and differentiates backwards through it when ``grads()`` is asked for.
+
+Online use is truncated BPTT: ``zero_grad()`` drops the stored history, so later gradients do
+not flow back past that point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from accel_sim.trace.schema import Label, OpKind
+from rtrl.cell import Events, Gates, dense_preactivations, events, gates
+from rtrl.learner import Learner, StepOutput
+from rtrl.model import INPUT_WEIGHTS, RECURRENT_PATH, RECURRENT_WEIGHTS
+from rtrl.recording import emit
+
+
+@dataclass(frozen=True, slots=True)
+class _Saved:
+    """What BPTT keeps per step: input (n_in,), previous state (n,), gates, dL_t/ds_t or None."""
+
+    x: np.ndarray
+    s_prev: np.ndarray
+    gates: Gates
+    dl_ds: np.ndarray | None
+
+    @property
+    def nbytes(self) -> int:
+        arrays = [self.x, self.s_prev, *(getattr(self.gates, f) for f in Gates.__slots__)]
+        if self.dl_ds is not None:
+            arrays.append(self.dl_ds)
+        return sum(a.nbytes for a in arrays)
+
+
+class BPTT(Learner):
+    method = "bptt"
+
+    def _reset_learning_state(self) -> None:
+        self.history: list[_Saved] = []
+
+    def _zero_recurrent_grads(self) -> None:
+        self.history = []
+
+    def _step(self, x: np.ndarray, target: int, prev: Events) -> StepOutput:
+        p = self.model.params
+        wx, ry = dense_preactivations(p, x, prev.y)
+        g = gates(p, wx, ry, prev)
+        ev, res = self._readout(g.s, target)
+        self.history.append(_Saved(x, self.s, g, res.dl_ds))
+        self.s = g.s
+        if self.recorder is not None:
+            self._emit_forward(target)
+        return StepOutput(res.loss, res.logits, 0, 0)
+
+    def _emit_forward(self, target: int) -> None:
+        rec, t, b = self.recorder, self.t, self.itemsize
+        n, n_in = self.model.n_hidden, self.model.n_in
+        emit(rec, t, OpKind.INDEX_DECODE, Label.ACTIVE_SET, m=n, index_count=n, read={"state": n * b})
+        emit(rec, t, OpKind.GEMM, Label.INPUT_PROJECTION, m=3 * n, k=n_in, macs=3 * n * n_in,
+             read={"weights": 3 * n * n_in * b, "input": n_in * b}, written={"activations": 3 * n * b})
+        emit(rec, t, OpKind.GEMM, Label.RECURRENT_PRODUCT, m=3 * n, k=n, macs=3 * n * n,
+             read={"weights": 3 * n * n * b, "state": n * b}, written={"activations": 3 * n * b})
+        self._emit_gates()
+        self._emit_readout(target)
+        emit(rec, t, OpKind.ELEMENTWISE, Label.BPTT_BACKWARD, m=n, n=1, macs=0,
+             written={"history": self.history[-1].nbytes})
+
+    def _recurrent_grads(self) -> dict[str, np.ndarray]:
+        p, model = self.model.params, self.model
+        grads = {name: np.zeros_like(p[name]) for name in RECURRENT_PATH}
+        ds = np.zeros(model.n_hidden, model.dtype)
+        for saved in reversed(self.history):
+            prev = events(saved.s_prev, p["thr"], *model.pseudo_derivative)
+            g = saved.gates
+            if saved.dl_ds is not None:
+                ds = ds + saved.dl_ds
+            g_u, g_r, g_z = ds * g.d_u, ds * g.d_r, ds * g.d_z
+            g_rz = g_z * g.r
+            for name, gvec in zip(INPUT_WEIGHTS, (g_u, g_r, g_z)):
+                grads[name] += np.outer(gvec, saved.x)
+            for name, gvec in zip(RECURRENT_WEIGHTS, (g_u, g_r, g_rz)):
+                grads[name] += np.outer(gvec, prev.y)
+            for name, gvec in zip(("b_u", "b_r", "b_z", "b_rz"), (g_u, g_r, g_z, g_rz)):
+                grads[name] += gvec
+            dy = p["R_u"].T @ g_u + p["R_r"].T @ g_r + p["R_z"].T @ g_rz
+            dc = ds * g.u
+            grads["thr"] += dy * prev.dy_thr + dc * prev.dc_thr
+            ds = dy * prev.dy + dc * prev.dc
+        if self.recorder is not None and self.history:
+            self._emit_backward(len(self.history))
+        return grads
+
+    def _emit_backward(self, steps: int) -> None:
+        """The backward pass runs as one extra trace step (no active set of its own)."""
+        rec, b = self.recorder, self.itemsize
+        n, n_in = self.model.n_hidden, self.model.n_in
+        macs = steps * (3 * n * n_in + 3 * n * n + 3 * n * n + 10 * n)
+        empty = np.zeros(0, np.int32)
+        rec.begin_step(self.t, empty, empty)
+        emit(rec, self.t, OpKind.GEMM, Label.BPTT_BACKWARD, m=3 * n, k=steps, n=n + n_in, macs=macs,
+             read={"history": sum(s.nbytes for s in self.history), "weights": steps * 3 * n * n * b},
+             written={"gradients": (3 * n * (n + n_in) + 5 * n) * b})
+        rec.end_step()
+        self.t += 1
+
+    def state_bytes(self) -> int:
+        return int(sum(s.nbytes for s in self.history))
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError("BPTT state is its history; checkpoint at sequence boundaries instead")
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError("BPTT state is its history; checkpoint at sequence boundaries instead")

@@ -1,0 +1,116 @@
+"""One EGRU step, split into the pieces every learner shares (DESIGN §3).
+
+All vectors have shape (n_hidden,) unless stated. Learners compute the pre-activations
+themselves (dense or sparse), then call these functions, so the equations live only here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Events:
+    """Event quantities of a state s against thresholds thr.
+
+    ``o`` flags (0/1), ``dH`` pseudo-derivative at s - thr, ``y = o*s`` the sent output,
+    ``c = s - o*thr`` the reset state, ``dy = o + s*dH`` (dy/ds), ``dc = 1 - thr*dH`` (dc/ds),
+    ``dy_thr = -s*dH`` (dy/dthr), ``dc_thr = -o + thr*dH`` (dc/dthr).
+    """
+
+    s: np.ndarray
+    o: np.ndarray
+    dH: np.ndarray
+    y: np.ndarray
+    c: np.ndarray
+    dy: np.ndarray
+    dc: np.ndarray
+    dy_thr: np.ndarray
+    dc_thr: np.ndarray
+
+    @property
+    def fired(self) -> np.ndarray:
+        return np.flatnonzero(self.o)
+
+    @property
+    def support(self) -> np.ndarray:
+        return np.flatnonzero(self.dH)
+
+    @property
+    def active(self) -> np.ndarray:
+        """A: units that fired or lie in the pseudo-derivative support (where dy != 0 may hold)."""
+        return np.flatnonzero((self.o != 0) | (self.dH != 0))
+
+
+def events(s: np.ndarray, thr: np.ndarray, gamma: float, eps: float) -> Events:
+    v = s - thr
+    o = (v > 0).astype(s.dtype)
+    dH = (gamma * np.maximum(0.0, 1.0 - np.abs(v) / eps)).astype(s.dtype)
+    return Events(
+        s=s, o=o, dH=dH, y=o * s, c=s - o * thr,
+        dy=o + s * dH, dc=1.0 - thr * dH, dy_thr=-s * dH, dc_thr=-o + thr * dH,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Gates:
+    """Gate values of one step and the local derivatives of s_t.
+
+    ``hz = R_z y + b_rz``; ``d_u = ds/da_u``, ``d_r = ds/da_r``, ``d_z = ds/da_z`` (a = pre-activation);
+    ``diag = u * dc`` is the diagonal of the Jacobian ds_t/ds_{t-1}.
+    """
+
+    u: np.ndarray
+    r: np.ndarray
+    z: np.ndarray
+    hz: np.ndarray
+    s: np.ndarray
+    d_u: np.ndarray
+    d_r: np.ndarray
+    d_z: np.ndarray
+    diag: np.ndarray
+
+
+def _sigmoid(a: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * a))
+
+
+def gates(params: dict, wx: np.ndarray, ry: np.ndarray, prev: Events) -> Gates:
+    """Gate step. ``wx`` and ``ry`` are (3, n): rows u, r, z of W x and R y."""
+    u = _sigmoid(wx[0] + ry[0] + params["b_u"])
+    r = _sigmoid(wx[1] + ry[1] + params["b_r"])
+    hz = ry[2] + params["b_rz"]
+    z = np.tanh(wx[2] + r * hz + params["b_z"])
+    s = u * prev.c + (1.0 - u) * z
+    d_z = (1.0 - u) * (1.0 - z * z)
+    return Gates(
+        u=u, r=r, z=z, hz=hz, s=s,
+        d_u=(prev.c - z) * u * (1.0 - u),
+        d_r=d_z * hz * r * (1.0 - r),
+        d_z=d_z,
+        diag=u * prev.dc,
+    )
+
+
+def recurrent_coefficients(g: Gates) -> np.ndarray:
+    """(3, n): ds_i/dR_*[i, j] = coef[*, i] * y_j, for R_u, R_r, R_z (also the rows of G)."""
+    return np.stack([g.d_u, g.d_r, g.d_z * g.r])
+
+
+def input_coefficients(g: Gates) -> np.ndarray:
+    """(3, n): ds_i/dW_*[i, k] = coef[*, i] * x_k, for W_u, W_r, W_z."""
+    return np.stack([g.d_u, g.d_r, g.d_z])
+
+
+def bias_coefficients(g: Gates) -> np.ndarray:
+    """(4, n): ds_i/db_*[i] for b_u, b_r, b_z, b_rz."""
+    return np.stack([g.d_u, g.d_r, g.d_z, g.d_z * g.r])
+
+
+def dense_preactivations(params: dict, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense W x and R y, each (3, n) in gate order u, r, z (masked entries multiply as zeros)."""
+    wx = np.stack([params["W_u"] @ x, params["W_r"] @ x, params["W_z"] @ x])
+    ry = np.stack([params["R_u"] @ y, params["R_r"] @ y, params["R_z"] @ y])
+    return wx, ry

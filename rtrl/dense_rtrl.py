@@ -1,0 +1,98 @@
+"""Dense RTRL: the full n x P influence matrix over every parameter, masked ones included.
+
+The baseline sparse RTRL is measured against: per step it forms the whole Jacobian J (n x n)
+and computes M <- J M + Mbar with a dense matrix product (n^2 P multiply-accumulates).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from accel_sim.trace.schema import Label, OpKind
+from rtrl.cell import (
+    Events, bias_coefficients, dense_preactivations, gates, input_coefficients, recurrent_coefficients,
+)
+from rtrl.layout import InfluenceLayout
+from rtrl.learner import Learner, StepOutput
+from rtrl.model import BIASES, INPUT_WEIGHTS, RECURRENT_WEIGHTS
+from rtrl.recording import emit
+
+
+class DenseRTRL(Learner):
+    method = "dense_rtrl"
+
+    def __init__(self, model, recorder=None) -> None:
+        self.layout = InfluenceLayout(model, masked_only=False)
+        n = model.n_hidden
+        self._units = np.arange(n)
+        super().__init__(model, recorder)
+
+    def _reset_learning_state(self) -> None:
+        self.M = np.zeros((self.model.n_hidden, self.layout.n_columns), self.model.dtype)
+
+    def _zero_recurrent_grads(self) -> None:
+        self._grad = np.zeros(self.layout.n_columns, self.model.dtype)
+
+    def _step(self, x: np.ndarray, target: int, prev: Events) -> StepOutput:
+        p, lay, units = self.model.params, self.layout, self._units
+        wx, ry = dense_preactivations(p, x, prev.y)
+        g = gates(p, wx, ry, prev)
+        rc = recurrent_coefficients(g)
+        G = rc[0][:, None] * p["R_u"] + rc[1][:, None] * p["R_r"] + rc[2][:, None] * p["R_z"]
+        J = G * prev.dy[None, :]
+        J[units, units] += g.diag
+        M = J @ self.M
+        # immediate influence: column (i, j) of a weight group touches row i only
+        rows = units[:, None]
+        for coef, names, src in ((input_coefficients(g), INPUT_WEIGHTS, x), (rc, RECURRENT_WEIGHTS, prev.y)):
+            for gi, name in enumerate(names):
+                cols = lay.start[name] + rows * src.size + np.arange(src.size)[None, :]
+                M[rows, cols] += coef[gi][:, None] * src[None, :]
+        for gi, name in enumerate(BIASES):
+            M[units, lay.start[name] + units] += bias_coefficients(g)[gi]
+        thr_cols = lay.columns("thr")
+        M[:, thr_cols] += G * prev.dy_thr[None, :]
+        M[units, lay.start["thr"] + units] += g.u * prev.dc_thr
+        self.M = M
+        self.s = g.s
+        ev, res = self._readout(g.s, target)
+        if res.dl_ds is not None:
+            self._grad += res.dl_ds @ M
+        if self.recorder is not None:
+            self._emit(target)
+        return StepOutput(res.loss, res.logits, 0, 0)
+
+    def _emit(self, target: int) -> None:
+        rec, t, b = self.recorder, self.t, self.itemsize
+        n, n_in, P = self.model.n_hidden, self.model.n_in, self.layout.n_columns
+        emit(rec, t, OpKind.INDEX_DECODE, Label.ACTIVE_SET, m=n, index_count=n, read={"state": n * b})
+        emit(rec, t, OpKind.GEMM, Label.INPUT_PROJECTION, m=3 * n, k=n_in, macs=3 * n * n_in,
+             read={"weights": 3 * n * n_in * b, "input": n_in * b}, written={"activations": 3 * n * b})
+        emit(rec, t, OpKind.GEMM, Label.RECURRENT_PRODUCT, m=3 * n, k=n, macs=3 * n * n,
+             read={"weights": 3 * n * n * b, "state": n * b}, written={"activations": 3 * n * b})
+        self._emit_gates()
+        emit(rec, t, OpKind.ELEMENTWISE, Label.JACOBIAN_BUILD, m=n, n=n, macs=4 * n * n,
+             read={"weights": 3 * n * n * b, "activations": 4 * n * b}, written={"activations": n * n * b})
+        emit(rec, t, OpKind.GEMM, Label.INFLUENCE_SPARSE_UPDATE, m=n, k=n, n=P, macs=n * n * P,
+             read={"influence": n * P * b, "activations": n * n * b}, written={"influence": n * P * b})
+        scattered = 3 * n * n_in + 3 * n * n + 4 * n + n * n + n
+        emit(rec, t, OpKind.SCATTER, Label.IMMEDIATE_SCATTER, m=n, n=P, nnz=scattered, macs=scattered,
+             read={"influence": scattered * b, "activations": 8 * n * b}, written={"influence": scattered * b})
+        self._emit_readout(target)
+        if target >= 0:
+            emit(rec, t, OpKind.GEMM, Label.GRADIENT_CONTRACTION, m=1, k=n, n=P, macs=n * P,
+                 read={"influence": n * P * b, "gradients": P * b}, written={"gradients": P * b})
+
+    def _recurrent_grads(self) -> dict[str, np.ndarray]:
+        return self.layout.unflatten(self._grad)
+
+    def state_bytes(self) -> int:
+        return int(self.M.nbytes)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        return {"s": self.s.copy(), "influence": self.M.copy(), "grad": self._grad.copy(),
+                **self._common_state()}
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.s, self.M, self._grad = (np.array(state[k], self.model.dtype) for k in ("s", "influence", "grad"))
+        self._set_common_state(state)

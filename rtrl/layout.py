@@ -1,0 +1,49 @@
+"""Which recurrent-path parameter each column of the influence matrix M (n x P) belongs to."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rtrl.model import BIASES, EGRU, MASKED
+
+
+class InfluenceLayout:
+    """Column layout of M in the order of ``rtrl.model.RECURRENT_PATH``.
+
+    With ``masked_only`` (sparse RTRL) the weight groups hold only their unmasked entries, in
+    row-major order; otherwise (dense RTRL) every entry, masked ones included (stored as zero).
+    ``rows[name]`` / ``srcs[name]`` give, per column of a weight group, the unit i and the input
+    or source unit j of W[i, j]; biases and thresholds have one column per unit.
+    """
+
+    def __init__(self, model: EGRU, masked_only: bool) -> None:
+        self.n_hidden = n = model.n_hidden
+        self.shapes = {name: model.params[name].shape for name in MASKED}
+        self.rows: dict[str, np.ndarray] = {}
+        self.srcs: dict[str, np.ndarray] = {}
+        self.start: dict[str, int] = {}
+        col = 0
+        for name in MASKED:
+            keep = model.masks[name] if masked_only else np.ones(self.shapes[name], bool)
+            self.rows[name], self.srcs[name] = (a.astype(np.int64) for a in np.nonzero(keep))
+            self.start[name] = col
+            col += self.rows[name].size
+        for name in BIASES + ("thr",):
+            self.start[name] = col
+            col += n
+        self.n_columns = col
+
+    def columns(self, name: str) -> slice:
+        size = self.rows[name].size if name in self.rows else self.n_hidden
+        return slice(self.start[name], self.start[name] + size)
+
+    def unflatten(self, vector: np.ndarray) -> dict[str, np.ndarray]:
+        """(P,) gradient vector -> dict of recurrent-path parameter arrays."""
+        out: dict[str, np.ndarray] = {}
+        for name, shape in self.shapes.items():
+            grad = np.zeros(shape, vector.dtype)
+            grad[self.rows[name], self.srcs[name]] = vector[self.columns(name)]
+            out[name] = grad
+        for name in BIASES + ("thr",):
+            out[name] = vector[self.columns(name)].copy()
+        return out

@@ -1,0 +1,149 @@
+"""What all learners share: the online interface (reset / step / grads), state and loss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from accel_sim.trace.schema import Label, OpKind, Recorder
+from rtrl.cell import Events, events
+from rtrl.model import EGRU
+from rtrl.readout import ReadoutResult, readout
+from rtrl.recording import GATE_MACS_PER_UNIT, emit
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutput:
+    """Result of one online step: ``loss`` (nats; 0 when the target is -1), ``logits`` (n_out,),
+    ``n_fired`` / ``n_support``: units of the previous state that fired / lie in the
+    pseudo-derivative support (the step's active set is their union)."""
+
+    loss: float
+    logits: np.ndarray
+    n_fired: int
+    n_support: int
+
+
+class Learner:
+    """Base of the three learners. Subclasses implement ``_step`` and ``_recurrent_grads``.
+
+    Online use: ``reset()`` at a sequence start, ``step(x_t, target_t)`` per time step,
+    ``grads()`` for the gradient of the loss summed since the last ``reset``/``zero_grad``.
+    Parameters are read from ``model.params`` at every step, so ``model.set_params`` between
+    steps takes effect immediately (the learning state is kept, as online RTRL does).
+    """
+
+    method = ""
+
+    def __init__(self, model: EGRU, recorder: Recorder | None = None) -> None:
+        self.model = model
+        self.recorder = recorder
+        self.t = 0  # steps taken since construction (the trace's step index)
+        self.itemsize = model.dtype.itemsize
+        self.reset()
+
+    # -- online interface -------------------------------------------------------------------
+    def reset(self) -> None:
+        """Start a new sequence: s_0 = 0, learning state and gradients cleared."""
+        self.s = np.zeros(self.model.n_hidden, self.model.dtype)
+        self._reset_learning_state()
+        self.zero_grad()
+
+    def zero_grad(self) -> None:
+        n = self.model.n_hidden
+        self.loss_sum = 0.0
+        self._thr_direct = np.zeros(n, self.model.dtype)
+        self._dW_o = np.zeros_like(self.model.params["W_o"])
+        self._db_o = np.zeros_like(self.model.params["b_o"])
+        self._zero_recurrent_grads()
+
+    def step(self, x: np.ndarray, target: int = -1) -> StepOutput:
+        """Advance one step with input ``x`` (n_in,) and ``target`` (int, -1 for none)."""
+        model = self.model
+        x = np.asarray(x, dtype=model.dtype)
+        if x.shape != (model.n_in,):
+            raise ValueError(f"x must have shape ({model.n_in},), got {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("x contains NaN or inf")
+        target = int(target)
+        if not -1 <= target < model.n_out:
+            raise ValueError(f"target must lie in [-1, {model.n_out}), got {target}")
+        prev = events(self.s, model.params["thr"], *model.pseudo_derivative)
+        rec = self.recorder
+        if rec is not None:
+            rec.begin_step(self.t, prev.fired, prev.support)
+        out = self._step(x, target, prev)
+        if rec is not None:
+            rec.end_step()
+        self.t += 1
+        self.loss_sum += out.loss
+        return StepOutput(out.loss, out.logits, int(prev.o.sum()), int(np.count_nonzero(prev.dH)))
+
+    def grads(self) -> dict[str, np.ndarray]:
+        """Gradient of the summed loss since the last reset/zero_grad; masked entries are 0."""
+        grads = self._recurrent_grads()
+        grads["thr"] = grads["thr"] + self._thr_direct
+        grads["W_o"] = self._dW_o.copy()
+        grads["b_o"] = self._db_o.copy()
+        for name, mask in self.model.masks.items():
+            grads[name] = np.where(mask, grads[name], 0).astype(self.model.dtype)
+        return grads
+
+    # -- shared pieces ----------------------------------------------------------------------
+    def _readout(self, s: np.ndarray, target: int) -> tuple[Events, ReadoutResult]:
+        model = self.model
+        ev = events(s, model.params["thr"], *model.pseudo_derivative)
+        res = readout(model.params, ev, target)
+        if res.dl_ds is not None:
+            self._thr_direct += res.dl_thr
+            self._dW_o += res.dW_o
+            self._db_o += res.db_o
+        if self.recorder is not None:
+            self._emit_readout(target)
+        return ev, res
+
+    def _emit_readout(self, target: int) -> None:
+        n, n_out, b = self.model.n_hidden, self.model.n_out, self.itemsize
+        passes = 3 if target >= 0 else 1  # forward; with a target also W_o^T g and g y^T
+        emit(self.recorder, self.t, OpKind.GEMM, Label.READOUT, m=n_out, k=n, n=1,
+             macs=passes * n_out * n, read={"weights": n_out * n * b, "state": n * b},
+             written={"gradients": (n_out * n * b) if target >= 0 else 0})
+
+    def _emit_gates(self) -> None:
+        n, b = self.model.n_hidden, self.itemsize
+        emit(self.recorder, self.t, OpKind.ELEMENTWISE, Label.GATES, m=n,
+             macs=GATE_MACS_PER_UNIT * n, read={"activations": 6 * n * b, "state": n * b},
+             written={"state": n * b, "activations": 6 * n * b})
+
+    def _common_state(self) -> dict[str, np.ndarray]:
+        return {"thr_direct": self._thr_direct.copy(), "dW_o": self._dW_o.copy(), "db_o": self._db_o.copy(),
+                "loss_sum": np.array(self.loss_sum), "t": np.array(self.t)}
+
+    def _set_common_state(self, state: dict[str, np.ndarray]) -> None:
+        dtype = self.model.dtype
+        self._thr_direct, self._dW_o, self._db_o = (np.array(state[k], dtype) for k in ("thr_direct", "dW_o", "db_o"))
+        self.loss_sum, self.t = float(state["loss_sum"]), int(state["t"])
+
+    # -- subclass hooks ---------------------------------------------------------------------
+    def _reset_learning_state(self) -> None:
+        raise NotImplementedError
+
+    def _zero_recurrent_grads(self) -> None:
+        raise NotImplementedError
+
+    def _step(self, x: np.ndarray, target: int, prev: Events) -> StepOutput:
+        raise NotImplementedError
+
+    def _recurrent_grads(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def state_bytes(self) -> int:
+        """Bytes of the learning state as stored (influence matrix, or BPTT's history)."""
+        raise NotImplementedError
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError

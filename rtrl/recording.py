@@ -1,0 +1,38 @@
+"""Emit operation records (DESIGN §5) from the learners' code paths.
+
+Learners call :func:`emit` only inside ``if self.recorder is not None`` blocks, so a run without
+a recorder does no recording work at all.
+"""
+
+from __future__ import annotations
+
+from accel_sim.trace.schema import Label, OpKind, OpRecord, Recorder
+
+#: Multiplies per unit spent in rtrl.cell.gates (gate products and local derivatives).
+GATE_MACS_PER_UNIT = 12
+INDEX_BYTES = 4  # int32 indices
+
+
+def emit(
+    recorder: Recorder,
+    step: int,
+    kind: OpKind,
+    label: Label,
+    *,
+    m: int = 1,
+    k: int = 1,
+    n: int = 1,
+    nnz: int = 0,
+    macs: int = 0,
+    index_count: int = 0,
+    read: dict[str, int] | None = None,
+    written: dict[str, int] | None = None,
+) -> None:
+    recorder.op(
+        OpRecord(
+            step=step, kind=kind.value, label=label.value, m=int(m), k=int(k), n=int(n),
+            nnz=int(nnz), macs=int(macs), index_count=int(index_count),
+            bytes_read={key: int(v) for key, v in (read or {}).items() if v},
+            bytes_written={key: int(v) for key, v in (written or {}).items() if v},
+        )
+    )

@@ -1,0 +1,64 @@
+"""The sparse learner's recorded multiply-accumulates equal DESIGN §4's formula, evaluated
+independently from the masks and the active sets it recorded."""
+
+import numpy as np
+import pytest
+
+from accel_sim.trace.schema import ListRecorder
+from rtrl import EGRU, make_learner
+
+
+def by_step_and_label(recorder):
+    table = {}
+    for rec in recorder.ops:
+        table[(rec.step, rec.label)] = table.get((rec.step, rec.label), 0) + rec.macs
+    return table
+
+
+@pytest.mark.parametrize("seed,density,eps", [(0, 0.1, 0.05), (1, 0.3, 0.3), (2, 1.0, 0.2)])
+def test_sparse_macs_match_design_formula(seed, density, eps):
+    n, n_in = 24, 5
+    model = EGRU(n_in, n, 3, weight_density=density, threshold_mean=0.3,
+                 pseudo_derivative=(0.5, eps), seed=seed, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    xs = rng.normal(0, 2, (30, n_in)) * (rng.random((30, n_in)) < 0.5)
+    targets = rng.integers(-1, 3, 30)
+    rec = ListRecorder()
+    learner = make_learner(model, "sparse_rtrl", recorder=rec)
+    for x, t in zip(xs, targets):
+        learner.step(x, t)
+
+    union = model.masks["R_u"] | model.masks["R_r"] | model.masks["R_z"]
+    P = sum(int(model.masks[k].sum()) for k in model.masks) + 5 * n
+    table = by_step_and_label(rec)
+    thr = model.params["thr"]
+    final_active = np.flatnonzero((learner.s - thr > 0) | (np.abs(learner.s - thr) < eps))
+    for i, step in enumerate(rec.steps):
+        active = np.union1d(step.fired, step.support)
+        assert table[(step.step, "influence_sparse_update")] == union[:, active].sum() * P
+        assert table[(step.step, "influence_diag_scale")] == n * P
+        if targets[i] >= 0:
+            after = rec.steps[i + 1] if i + 1 < len(rec.steps) else None
+            now = np.union1d(after.fired, after.support) if after else final_active
+            assert table[(step.step, "gradient_contraction")] == now.size * P
+        else:
+            assert (step.step, "gradient_contraction") not in table
+        fired = step.fired
+        expected_rec = sum(int(model.masks[k][:, fired].sum()) for k in ("R_u", "R_r", "R_z"))
+        assert table[(step.step, "recurrent_product")] == expected_rec
+        live_in = np.flatnonzero(xs[i])
+        expected_in = sum(int(model.masks[k][:, live_in].sum()) for k in ("W_u", "W_r", "W_z"))
+        assert table[(step.step, "input_projection")] == expected_in
+
+
+def test_activity_sparsity_reduces_recorded_work():
+    """Fewer active units, less influence-update work: the counts follow the activity."""
+    work = {}
+    for eps in (0.02, 1.0):
+        model = EGRU(4, 32, 2, weight_density=0.2, threshold_mean=0.5, pseudo_derivative=(0.3, eps), seed=0)
+        rec = ListRecorder()
+        learner = make_learner(model, "sparse_rtrl", recorder=rec)
+        for x in np.random.default_rng(0).normal(size=(20, 4)):
+            learner.step(x, -1)
+        work[eps] = rec.macs_by_label()["influence_sparse_update"]
+    assert work[0.02] < 0.5 * work[1.0]
