@@ -117,7 +117,12 @@ class HardwareAxes(_Strict):
     @classmethod
     def _set_lists(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: _nonempty(_listify(v)) for k, v in value.items()}
+            out = {}
+            for k, v in value.items():
+                if isinstance(v, list) and not v:
+                    raise _FieldProblem(f"hardware.set.{k}", "must list at least one value")
+                out[k] = _listify(v)
+            return out
         return value
 
 
