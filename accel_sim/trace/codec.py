@@ -108,6 +108,8 @@ def _check_header_dict(d: Any) -> TraceHeader:
 
 def validate_header(header: TraceHeader) -> TraceHeader:
     """Check a header before writing it (same rules the reader applies). Raises ``ValueError``."""
+    if header.schema != SCHEMA_VERSION:
+        raise ValueError(f"this library writes {SCHEMA_VERSION!r} traces, not {header.schema!r}")
     try:
         return _check_header_dict(dataclasses.asdict(header))
     except FormatProblem as exc:

@@ -105,7 +105,10 @@ class TraceWriter:
         """Write the buffered steps and ops as one chunk (no-op when nothing is buffered)."""
         if not self._steps and not self._rows:
             return
-        table = np.array(self._rows, np.int64).reshape(len(self._rows), -1)
+        try:
+            table = np.array(self._rows, np.int64).reshape(len(self._rows), len(codec.OP_COLUMNS))
+        except (OverflowError, TypeError) as exc:
+            raise ValueError(f"op record counts must be integers in int64 range ({exc})") from None
         ops = {c: table[:, j].astype(codec.OP_DTYPES[c]) for j, c in enumerate(codec.OP_COLUMNS)}
         chunk = TraceChunk(steps=self._steps, ops=ops)
         self._steps, self._rows = [], []
