@@ -145,8 +145,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _trace_header(model, settings, task):
-    try:
-        from codesign import tracing
-    except ImportError:
-        raise UsageError("--trace is not available yet: codesign.tracing (trace header builder) is missing") from None
-    return tracing.header_for(model, settings.method, provenance={"task": task.name, "command": "accel-sim train"})
+    from codesign.tracing import trace_header
+
+    config = {**settings.to_dict(), "command": "accel-sim train", "task_description": task.description}
+    return trace_header(model, settings.method, seed=settings.seed, config=config)
