@@ -91,3 +91,14 @@ def test_reference_detects_a_wrong_gradient():
     assert relative_error(grads, fd) <= 1e-6
     grads["thr"] = grads["thr"] * 1.01
     assert relative_error(grads, fd) > 1e-6
+
+
+@pytest.mark.parametrize("threshold", [0.0, 2.0])  # always the dense block / always CSR
+@pytest.mark.parametrize("density", [0.15, 1.0])
+def test_both_influence_update_paths_are_exact(monkeypatch, threshold, density):
+    import rtrl.sparse_rtrl
+
+    monkeypatch.setattr(rtrl.sparse_rtrl, "DENSE_BLOCK_MIN_DENSITY", threshold)
+    model, xs, targets = random_case(11, 4, 16, 3, density, 0.3, 0.5, 0.3, 12)
+    ref = gradients(model, xs, targets, "bptt")[1]
+    assert relative_error(gradients(model, xs, targets, "sparse_rtrl")[1], ref) <= 1e-9

@@ -1,0 +1,100 @@
+"""Per-step time of sparse vs dense RTRL, beside the ideal speed-up from operation counts and
+the memory floor (2 x bytes of the stored influence matrix / measured copy bandwidth).
+
+Run: .venv/bin/python benchmarks/bench_rtrl.py   (writes its section of benchmarks/RESULTS.md)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import write_section  # noqa: E402
+
+from accel_sim.trace.schema import ListRecorder  # noqa: E402
+from rtrl import EGRU, make_learner  # noqa: E402
+
+N_IN, N_OUT = 16, 10
+PSEUDO = (0.3, 0.05)  # narrow pseudo-derivative support: the activity regime EGRUs train into
+THRESHOLD = 0.3
+
+
+def inputs(steps: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0, 1, (steps, N_IN)).astype(np.float32)
+
+
+def time_steps(learner, xs, warmup: int = 5) -> tuple[float, float]:
+    """Median seconds per step over xs, and the mean active fraction |A|/n."""
+    for x in xs[:warmup]:
+        learner.step(x, -1)
+    times, active = [], []
+    for i, x in enumerate(xs[warmup:]):
+        t0 = time.perf_counter()
+        out = learner.step(x, 1 if i % 8 == 7 else -1)
+        times.append(time.perf_counter() - t0)
+        active.append(out.n_fired + out.n_support)
+    return float(np.median(times)), float(np.mean(active))
+
+
+def macs_per_step(model, method: str, xs) -> float:
+    rec = ListRecorder()
+    learner = make_learner(model, method, recorder=rec)
+    for i, x in enumerate(xs):
+        learner.step(x, 1 if i % 8 == 7 else -1)
+    return sum(rec.macs_by_label().values()) / len(xs)
+
+
+def copy_bandwidth(nbytes: int) -> float:
+    """Bytes/s numpy reaches copying an array of nbytes (read + write counted)."""
+    a = np.ones(nbytes // 4, np.float32)
+    b = np.empty_like(a)
+    reps = max(20, int(2e9 // max(nbytes, 1)) // 20)
+    best = np.inf
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            np.copyto(b, a)
+        best = min(best, (time.perf_counter() - t0) / reps)
+    return 2 * nbytes / best
+
+
+def main() -> None:
+    rows = []
+    for n in (64, 128):
+        for density in (1.0, 0.25, 0.1):
+            model = EGRU(N_IN, n, N_OUT, weight_density=density, threshold_mean=THRESHOLD,
+                         pseudo_derivative=PSEUDO, seed=0)
+            sparse = make_learner(model, "sparse_rtrl")
+            dense = make_learner(model, "dense_rtrl")
+            t_sparse, act = time_steps(sparse, inputs(205))
+            t_dense, _ = time_steps(dense, inputs(25 if n == 128 else 60))
+            ideal = macs_per_step(model, "dense_rtrl", inputs(40)) / macs_per_step(model, "sparse_rtrl", inputs(40))
+            floor = 2 * sparse.M.nbytes / copy_bandwidth(sparse.M.nbytes)
+            rows.append((n, density, act / n, t_dense * 1e3, t_sparse * 1e3, t_dense / t_sparse, ideal,
+                         floor * 1e3, t_sparse / floor, sparse.M.nbytes / 2**20))
+            print(f"n={n} density={density}: dense {t_dense*1e3:.2f} ms, sparse {t_sparse*1e3:.3f} ms, "
+                  f"speed-up {t_dense/t_sparse:.1f}x (ideal {ideal:.0f}x), sparse/floor {t_sparse/floor:.2f}",
+                  flush=True)
+    lines = [
+        "## RTRL step time: sparse vs dense (`benchmarks/bench_rtrl.py`)",
+        "",
+        f"float32, n_in = {N_IN}, n_out = {N_OUT}, threshold mean {THRESHOLD}, pseudo-derivative "
+        f"(gamma, eps) = {PSEUDO}, Gaussian input, one loss every 8 steps. Median step time. "
+        "Ideal speed-up = recorded dense MACs / recorded sparse MACs per step. Memory floor = "
+        "2 x bytes of the stored sparse influence matrix / numpy copy bandwidth on an array of that size, "
+        "measured in the same run.",
+        "",
+        "| n_hidden | weight density | active fraction | dense ms/step | sparse ms/step | speed-up | ideal speed-up | memory floor ms | sparse / floor | M stored (MiB) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append("| {} | {} | {:.3f} | {:.2f} | {:.3f} | {:.1f}x | {:.0f}x | {:.3f} | {:.2f} | {:.2f} |".format(*r))
+    write_section("rtrl", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
