@@ -83,8 +83,8 @@ class SweepPoint:
         return f"{self.model.key}-{self.hardware.key}"
 
 
-def _model_point(spec: SweepSpec, values: dict[str, Any]) -> ModelPoint:
-    t = spec.training
+def _model_point(spec: SweepSpec, values: dict[str, Any], training: dict[str, Any] | None = None) -> ModelPoint:
+    t = spec.training.model_copy(update={k: v for k, v in (training or {}).items() if v is not None})
     return ModelPoint(
         task=str(values["task"]),
         method=str(values["method"]),
@@ -112,17 +112,29 @@ def _hardware_point(spec: SweepSpec, config: str, overrides: dict[str, Any], fid
     )
 
 
+def _hardware_grid(spec: SweepSpec) -> list[tuple[str, dict[str, Any], str]]:
+    hw_keys = sorted(spec.hardware.set)
+    hw_lists = [spec.hardware.set[k] for k in hw_keys]
+    return [(config, dict(zip(hw_keys, hvals)), fidelity)
+            for config in spec.hardware.configs
+            for hvals in itertools.product(*hw_lists)
+            for fidelity in spec.hardware.fidelity]
+
+
 def _grid(spec: SweepSpec) -> list[tuple[dict[str, Any], tuple[str, dict[str, Any], str]]]:
     model_names = list(ModelAxes.model_fields)
     model_lists = [getattr(spec.model, n) for n in model_names]
-    hw_keys = sorted(spec.hardware.set)
-    hw_lists = [spec.hardware.set[k] for k in hw_keys]
+    hardware = _hardware_grid(spec)
+    return [(dict(zip(model_names, mvals)), hw) for mvals in itertools.product(*model_lists) for hw in hardware]
+
+
+def _included(spec: SweepSpec) -> list[tuple[dict[str, Any], dict[str, Any], tuple[str, dict[str, Any], str]]]:
+    hardware = _hardware_grid(spec)
     out = []
-    for mvals in itertools.product(*model_lists):
-        for config in spec.hardware.configs:
-            for hvals in itertools.product(*hw_lists):
-                for fidelity in spec.hardware.fidelity:
-                    out.append((dict(zip(model_names, mvals)), (config, dict(zip(hw_keys, hvals)), fidelity)))
+    for inc in spec.include:
+        mvals = {n: getattr(inc, n) if getattr(inc, n) is not None else getattr(spec.model, n)[0]
+                 for n in ModelAxes.model_fields}
+        out += [(mvals, inc.training.model_dump(), hw) for hw in hardware]
     return out
 
 
@@ -160,8 +172,11 @@ def _random(spec: SweepSpec) -> list[tuple[dict[str, Any], tuple[str, dict[str, 
 
 def expand(spec: SweepSpec) -> list[SweepPoint]:
     """All points of the spec, in a deterministic order (index = position)."""
-    raw = _grid(spec) if spec.sampling.mode == "grid" else _random(spec)
-    return [
-        SweepPoint(i, _model_point(spec, mvals), _hardware_point(spec, *hw))
-        for i, (mvals, hw) in enumerate(raw)
-    ]
+    raw = [(m, None, hw) for m, hw in (_grid(spec) if spec.sampling.mode == "grid" else _random(spec))]
+    points, seen = [], set()
+    for mvals, training, hw in raw + _included(spec):
+        point = SweepPoint(len(points), _model_point(spec, mvals, training), _hardware_point(spec, *hw))
+        if point.key not in seen:  # an include that repeats a grid point adds nothing
+            seen.add(point.key)
+            points.append(point)
+    return points

@@ -98,7 +98,31 @@ class Training(_Strict):
     trace_sequences: PositiveInt = 4  # sequences recorded into the trace the simulator replays
     learning_rate: PositiveFloat = 0.01
     optimizer: Literal["sgd", "adam"] = "adam"
-    update_every: Literal["step", "sequence"] = "sequence"
+    update_every: Literal["auto", "step", "sequence"] = "auto"  # auto: per step for RTRL, per sequence for BPTT
+
+
+class TrainingOverride(_Strict):
+    """Training settings an ``include`` entry changes (unset fields keep the spec's ``training``)."""
+
+    epochs: PositiveInt | None = None
+    train_sequences: PositiveInt | None = None
+    test_sequences: PositiveInt | None = None
+    trace_sequences: PositiveInt | None = None
+    learning_rate: PositiveFloat | None = None
+
+
+class IncludedModel(_Strict):
+    """One extra model point beside the grid (e.g. a BPTT or dense-RTRL baseline). Unset fields
+    take the first value of the model axes; ``training`` overrides the spec's training settings."""
+
+    task: str | None = None
+    method: Method | None = None
+    n_hidden: PositiveInt | None = None
+    weight_density: Density | None = None
+    threshold_mean: Unit | None = None
+    pseudo_derivative_width: PositiveFloat | None = None
+    seed: NonNegativeInt | None = None
+    training: TrainingOverride = TrainingOverride()
 
 
 class HardwareAxes(_Strict):
@@ -198,6 +222,7 @@ class SweepSpec(_Strict):
     sampling: Sampling = Sampling()
     model: ModelAxes = ModelAxes()
     training: Training = Training()
+    include: list[IncludedModel] = []  # extra model points, each run on every hardware grid point
     hardware: HardwareAxes
     objectives: list[Objective] = [
         Objective(metric="energy_per_sample_pj", goal="min"),
@@ -218,6 +243,17 @@ class SweepSpec(_Strict):
             for key, axis in self.hardware.set.items():
                 if isinstance(axis, Range):
                     raise _FieldProblem(f"hardware.set.{key}", "ranges need sampling.mode: random")
+        return self
+
+    @model_validator(mode="after")
+    def _include_needs_model_lists(self) -> "SweepSpec":
+        if self.include:
+            for name in ModelAxes.model_fields:
+                if isinstance(getattr(self.model, name), Range):
+                    raise _FieldProblem(f"model.{name}", "'include' needs list-valued model axes for its defaults")
+            for key, axis in self.hardware.set.items():
+                if isinstance(axis, Range):
+                    raise _FieldProblem(f"hardware.set.{key}", "'include' needs list-valued hardware axes")
         return self
 
     def digest(self) -> str:

@@ -117,3 +117,17 @@ def test_shipped_sweep_specs_are_valid():
         spec = load_spec(path)
         assert len(expand(spec)) >= 1
         assert math.isfinite(len(spec.objectives))
+
+
+def test_include_adds_baseline_model_points_on_every_hardware_point(tmp_path):
+    path = write_spec(tmp_path, model={"method": ["sparse_rtrl"], "n_hidden": [16], "weight_density": [0.1, 0.5]},
+                      include=[{"method": "dense_rtrl", "training": {"train_sequences": 7, "epochs": 2}},
+                               {"method": "sparse_rtrl", "weight_density": 0.1}])  # the second repeats the grid
+    points = expand(load_spec(path))
+    hw = 2 * 2  # configs x pe_array.rows
+    assert len(points) == 2 * hw + hw
+    dense = [p for p in points if p.model.method == "dense_rtrl"]
+    assert len(dense) == hw and len({p.model.key for p in dense}) == 1
+    m = dense[0].model
+    assert (m.n_hidden, m.weight_density, m.train_sequences, m.epochs) == (16, 0.1, 7, 2)
+    assert [p.index for p in points] == list(range(len(points)))

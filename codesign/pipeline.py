@@ -1,0 +1,169 @@
+"""One co-design point, the two halves the sweep executor schedules.
+
+* :func:`run_model_point` — train the model online on its task (``rtrl.online``), then record a
+  trace of ``trace_sequences`` further online-learning sequences (the same learner and trainer
+  keep going, so the trace shows the trained network's activity and its weight updates).
+* :func:`run_hardware_point` — load a hardware config with the point's overrides and replay the
+  trace in the simulator; flatten its result into the row columns of :mod:`codesign.sweep.metrics`.
+
+Units: seconds, cycles, pJ, bytes; accuracy and activity as fractions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codesign.sweep.points import HardwarePoint, ModelPoint
+
+PSEUDO_DERIVATIVE_GAMMA = 0.3  # the sweep varies the width eps; the height gamma stays fixed
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """KPIs of one trained model point and the trace it recorded.
+
+    Accuracies/activities are fractions, state sizes bytes, host times wall-clock (they vary from
+    run to run, so the sweep keeps them out of result rows)."""
+
+    test_accuracy: float
+    train_loss: float
+    activity_fired: float
+    activity_support: float
+    learning_state_bytes: int
+    bptt_state_bytes: int
+    parameter_count: int
+    guard_events: int
+    trace_steps: int
+    trace_samples: int
+    trace_macs: int
+    host_step_time_ms: float
+    host_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _subset(data: Any, n: int | None) -> Any:
+    if n is None or n >= len(data):
+        return data
+    return type(data)(data.xs[:n], data.targets[:n])
+
+
+def run_model_point(point: ModelPoint, trace_path: Path) -> ModelResult:
+    """Train ``point`` and write its trace to ``trace_path`` (atomically: complete or absent)."""
+    from accel_sim.trace.io import TraceReader
+    from codesign.tracing import open_trace_writer
+    from rtrl import make_learner
+    from rtrl.online import OnlineTrainer, RunSettings, TrainConfig, build_task, fit_task
+
+    t0 = time.perf_counter()
+    update_every = {"auto": None, "step": 1, "sequence": 0}[point.update_every]
+    settings = RunSettings(
+        task=point.task, method=point.method, n_hidden=point.n_hidden, weight_density=point.weight_density,
+        threshold_mean=point.threshold_mean, pseudo_derivative=(PSEUDO_DERIVATIVE_GAMMA, point.pseudo_derivative_width),
+        epochs=point.epochs, lr=point.learning_rate, optimizer=point.optimizer, update_every=update_every,
+        seed=point.seed,
+    )
+    task = build_task(settings)
+    task = dataclasses.replace(task, train=_subset(task.train, point.train_sequences),
+                               test=_subset(task.test, point.test_sequences))
+    result = fit_task(settings, prebuilt_task=task)
+    model = result.model
+
+    trace_path = Path(trace_path)
+    trace_path.parent.mkdir(parents=True, exist_ok=True)
+    trace_data = _subset(task.train, point.trace_sequences)
+    with open_trace_writer(trace_path, model, point.method, config=point.params()) as writer:
+        learner = make_learner(model, point.method)
+        config = TrainConfig(epochs=1, lr=settings.lr, optimizer=settings.optimizer,
+                             update_every=settings.resolved_update_every(), clip_norm=settings.clip_norm,
+                             shuffle=False, seed=settings.seed)
+        OnlineTrainer(model, learner, config, recorder=writer).fit(trace_data)
+    macs = steps = 0
+    for chunk in TraceReader(trace_path).chunks():  # also proves the file reads back
+        macs += int(chunk.ops["macs"].sum())
+        steps += len(chunk.steps)
+    k = result.kpis
+    return ModelResult(
+        test_accuracy=float(k.test_accuracy), train_loss=float(k.train_loss),
+        activity_fired=float(k.activity_fired), activity_support=float(k.activity_support),
+        learning_state_bytes=int(k.learning_state_bytes), bptt_state_bytes=int(k.bptt_state_bytes),
+        parameter_count=int(sum(int(m.sum()) for m in model.masks.values())
+                            + sum(v.size for n, v in model.params.items() if n not in model.masks)),
+        guard_events=int(k.guard_events), trace_steps=steps, trace_samples=len(trace_data), trace_macs=macs,
+        host_step_time_ms=float(k.step_time_ms), host_seconds=time.perf_counter() - t0,
+    )
+
+
+@dataclass(frozen=True)
+class HardwareResult:
+    """The simulator's result for one hardware point (``raw``: its ``to_dict()``), with the
+    config's total on-chip SRAM (bytes) and the model's trace size for per-step/per-sample values."""
+
+    raw: dict[str, Any]
+    sram_capacity_bytes: int
+    learning_state_bytes: int
+    trace_steps: int
+    trace_samples: int
+
+    def to_row(self) -> dict[str, Any]:
+        r = self.raw
+        steps, samples = max(self.trace_steps, 1), max(self.trace_samples, 1)
+        energy = r.get("energy_pj", {})
+        total = float(energy.get("total", 0.0))
+        traffic = r.get("traffic_bytes", {})
+        stalls = r.get("stall_cycles", {})
+        util = r.get("utilization", {})
+        memory = r.get("memory_bytes", {})
+        fits = memory.get("influence_fits_on_chip")
+        if fits is None:
+            fits = self.learning_state_bytes <= self.sram_capacity_bytes
+        row: dict[str, Any] = {
+            "cycles": int(r["cycles"]),
+            "seconds": float(r["seconds"]),
+            "cycles_per_step": int(r["cycles"]) / steps,
+            "latency_per_step_s": float(r["seconds"]) / steps,
+            "energy_pj": total,
+            "energy_per_step_pj": total / steps,
+            "energy_per_sample_pj": total / samples,
+            "dram_bytes": int(traffic.get("dram_read", 0)) + int(traffic.get("dram_write", 0)),
+            "sram_capacity_bytes": int(self.sram_capacity_bytes),
+            "influence_fits_on_chip": int(bool(fits)),
+            "pe_utilization": float(util.get("pe", util.get("pes", float("nan")))),
+            "stall_cycles": int(sum(v for v in stalls.values() if isinstance(v, (int, float)))),
+        }
+        for comp, value in energy.items():
+            if comp != "total" and isinstance(value, (int, float)):
+                row[f"energy_pj_{comp}"] = float(value)
+        for label, entry in (r.get("by_label") or {}).items():
+            value = entry.get("energy_pj") if isinstance(entry, dict) else entry
+            if isinstance(value, dict):
+                value = value.get("total")
+            if isinstance(value, (int, float)):
+                row[f"label_energy_pj_{label}"] = float(value)
+        for key, value in memory.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                row[f"memory_bytes_{key}"] = value
+        return row
+
+
+def sram_capacity_bytes(config: Any) -> int:
+    """Total on-chip SRAM of a HardwareConfig (PE-local levels counted once per PE)."""
+    return int(sum(config.level_capacity_bytes(name) for name in config.sram))
+
+
+def run_hardware_point(trace_path: Path, hw: HardwarePoint, model: dict[str, Any]) -> HardwareResult:
+    """Simulate the trace at ``trace_path`` on ``hw`` at its fidelity."""
+    from accel_sim import load_config, simulate_file
+
+    config = load_config(hw.config_path, dict(hw.overrides))
+    result = simulate_file(str(trace_path), config, fidelity=hw.fidelity)
+    return HardwareResult(
+        raw=result.to_dict(), sram_capacity_bytes=sram_capacity_bytes(config),
+        learning_state_bytes=int(model["learning_state_bytes"]), trace_steps=int(model["trace_steps"]),
+        trace_samples=int(model["trace_samples"]),
+    )
