@@ -1,0 +1,51 @@
+"""L0 analytic: each step lasts as long as its busiest resource (numpy over whole batches).
+
+step cycles = max(sum of compute stages, DRAM read bytes / bandwidth + latency (if any read),
+DRAM write bytes / bandwidth, index-unit cycles). Every schedule must give each resource its
+work and the last read its latency, so L0 is a lower bound of L1/L2; it equals them when one
+resource does all the work of a step (nothing to overlap, nothing contends).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from accel_sim.config.schema import HardwareConfig
+from accel_sim.engine.demand import Demand
+from accel_sim.engine.timing import Timing, step_groups
+
+
+class AnalyticEngine:
+    fidelity = "L0"
+
+    def __init__(self, config: HardwareConfig, timeline=None) -> None:
+        self.config = config
+        self.timing = Timing()
+        self.timeline = timeline
+
+    def run(self, d: Demand) -> None:
+        g, n_groups = step_groups(d.step)
+        if n_groups == 0:
+            return
+        cfg, t = self.config, self.timing
+        bw, lat = cfg.dram.bandwidth_bytes_per_cycle, cfg.dram.latency_cycles
+        comp = np.bincount(g, d.compute_cycles, n_groups)
+        reads = np.bincount(g, d.dram_read_bytes, n_groups)
+        fetch = reads / bw + np.where(reads > 0, lat, 0)
+        write = np.bincount(g, d.dram_write_bytes, n_groups) / bw
+        index = np.bincount(g, d.index_cycles, n_groups)
+        steps = np.maximum(np.maximum(comp, fetch), np.maximum(write, index))
+        t.step_cycles.append(steps)
+        t.cycles += float(steps.sum())
+        t.add_busy(cfg, d)
+        idle = steps - comp
+        bound = np.argmax(np.stack([fetch, index, write]), axis=0)
+        for code, cause in enumerate(("dram", "index", "writeback")):
+            t.stall[cause] += float(idle[bound == code].sum())
+
+    def drain(self, drain_bytes: int) -> None:
+        self.timing.add_drain(self.config, drain_bytes)
+
+    def finish(self) -> Timing:
+        self.timing.close_stalls()
+        return self.timing

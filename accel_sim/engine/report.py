@@ -1,0 +1,85 @@
+"""Assemble a :class:`~accel_sim.result.SimResult` from timing, totals and placement."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from accel_sim.config.schema import HardwareConfig
+from accel_sim.engine.placement import Placement
+from accel_sim.engine.timing import Timing
+from accel_sim.engine.totals import Totals
+from accel_sim.result import SimResult
+from accel_sim.trace.schema import TraceHeader
+
+PJ_PER_MW_SECOND = 1e9  # 1 mW for 1 s = 1 mJ = 1e9 pJ
+
+
+def build_result(config: HardwareConfig, header: TraceHeader, fidelity: str, timing: Timing,
+                 totals: Totals, placement: Placement, peak: dict[str, int], wall_seconds: float) -> SimResult:
+    cycles = int(math.ceil(timing.cycles - 1e-6)) if timing.cycles > 0 else 0
+    seconds = timing.cycles / config.clock_hz
+    pe = config.pe_array
+    pe_busy_fraction = timing.busy["pe_array"] / timing.cycles if timing.cycles else 0.0
+    pe_leak_mw = pe.leakage_mw * (pe_busy_fraction if config.mapping.event_driven else 1.0)
+    leak_mw = pe_leak_mw + sum(s.leakage_mw for s in config.sram.values())
+    energy = dict(totals.energy)
+    energy["leakage"] = leak_mw * seconds * PJ_PER_MW_SECOND
+    energy["total"] = sum(energy.values())
+    energy = {"total": energy.pop("total"), **energy}
+    sram_by_level = dict(totals.sram_energy)
+
+    steps = timing.steps()
+    step_energy = np.concatenate(totals.step_energy) if totals.step_energy else np.zeros(0)
+    per_step = {"steps_with_ops": int(steps.size)}
+    if steps.size:
+        per_step.update({
+            "mean_cycles": float(steps.mean()), "p50_cycles": float(np.percentile(steps, 50)),
+            "p95_cycles": float(np.percentile(steps, 95)), "max_cycles": float(steps.max()),
+            "mean_energy_pj": float(step_energy.mean()) + energy["leakage"] / steps.size,
+        })
+
+    influence = placement.footprint["influence"]
+    capacity = {lv: config.level_capacity_bytes(lv) for lv in config.sram}
+    memory = {
+        "capacity": capacity,
+        "resident": placement.resident_bytes(),
+        "peak_resident": peak,
+        "footprint": {t: int(b) for t, b in placement.footprint.items()},
+        "influence": int(influence),
+        "on_chip_total": int(sum(capacity.values())),
+        "dram_spill_traffic": int(totals.dram_spill),
+    }
+    util = {r: (b / timing.cycles if timing.cycles else 0.0) for r, b in timing.busy.items()}
+    lanes = pe.n_pes * pe.macs_per_cycle
+    util["mac"] = totals.macs_effective / (timing.cycles * lanes) if timing.cycles else 0.0
+
+    n = header.n_hidden
+    workload = {
+        "effective_macs": totals.macs_effective,
+        "executed_macs": totals.macs_executed,
+        "index_count": totals.index_count,
+        "activation_sparsity": (1.0 - totals.fired / (totals.n_steps * n)) if totals.n_steps and n else 0.0,
+        "active_set_fraction": (totals.support / (totals.n_steps * n)) if totals.n_steps and n else 0.0,
+        "connection_sparsity": 1.0 - float(header.weight_density),
+        "footprint_bytes": int(sum(placement.footprint.values())),
+        "influence_columns": int(header.n_influence_columns),
+    }
+    return SimResult(
+        config_name=config.name, fidelity=fidelity, method=header.method,
+        n_steps=totals.n_steps, n_ops=totals.n_ops, cycles=cycles,
+        compute_cycles=int(round(timing.busy["pe_array"])), seconds=seconds,
+        energy_pj={**energy, "sram_by_level": sram_by_level},
+        traffic_bytes={"dram_read": totals.dram_read, "dram_write": totals.dram_write,
+                       "dram_spill": totals.dram_spill,
+                       "sram_read": dict(totals.sram_read), "sram_write": dict(totals.sram_write),
+                       "interconnect": totals.interconnect},
+        memory_bytes=memory,
+        influence_on_chip=influence > 0 and "influence" not in placement.spilled,
+        spilled_tensors=sorted(placement.spilled),
+        utilization=util,
+        stall_cycles={k: float(v) for k, v in timing.stall.items()},
+        by_label=totals.by_label(), per_step=per_step, workload=workload,
+        simulation={"events": timing.events, "tiles": timing.tiles, "wall_seconds": wall_seconds},
+    )

@@ -1,0 +1,91 @@
+"""``simulate``: stream a trace through costing (demand) and one engine (L0 | L1 | L2)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from accel_sim.config.schema import HardwareConfig
+from accel_sim.engine.demand import Costing
+from accel_sim.engine.l0 import AnalyticEngine
+from accel_sim.engine.l1 import TileEngine
+from accel_sim.engine.l2 import FineEngine
+from accel_sim.engine.placement import Placement
+from accel_sim.engine.report import build_result
+from accel_sim.engine.totals import Totals
+from accel_sim.errors import InputError
+from accel_sim.result import SimResult
+from accel_sim.trace.schema import StepRecord, TraceChunk, TraceHeader
+
+ENGINES = {"L0": AnalyticEngine, "L1": TileEngine, "L2": FineEngine}
+BATCH_OPS = 32768
+
+
+def simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: HardwareConfig,
+             fidelity: str = "L1", timeline=None) -> SimResult:
+    """Replay a trace on ``config`` at ``fidelity`` (L0 analytic, L1 tile-level, L2 fine-grained).
+    ``timeline``: optional collector with ``span(track, name, start_cycle, end_cycle, step)`` and
+    ``counter(track, cycle, value)`` (L1 only)."""
+    if fidelity not in ENGINES:
+        raise InputError(f"unknown fidelity {fidelity!r}; choose one of {', '.join(ENGINES)}")
+    wall = time.perf_counter()
+    engine = ENGINES[fidelity](config, timeline)
+    placement = Placement(config, header)
+    costing = Costing(config, header)
+    totals = Totals(config)
+    peak = {lv: 0 for lv in config.sram}
+    for steps, ops in _batches(chunks):
+        totals.add_steps(steps)
+        if ops is None:
+            continue
+        demand = costing.demand(ops, placement)
+        for lv, b in placement.resident_bytes().items():
+            peak[lv] = max(peak[lv], b)
+        totals.add(demand)
+        engine.run(demand)
+    drained = totals.add_drain(placement.drain_at_end())
+    engine.drain(drained)
+    timing = engine.finish()
+    return build_result(config, header, fidelity, timing, totals, placement, peak,
+                        wall_seconds=time.perf_counter() - wall)
+
+
+def simulate_file(path, config: HardwareConfig, fidelity: str = "L1", timeline=None) -> SimResult:
+    """Simulate the trace file at ``path`` (read chunk by chunk)."""
+    from accel_sim.trace.io import TraceReader
+
+    reader = TraceReader(path)
+    return simulate(reader.header, reader.chunks(), config, fidelity, timeline)
+
+
+def _batches(chunks: Iterable[TraceChunk]) -> Iterator[tuple[list[StepRecord], dict[str, np.ndarray]]]:
+    """Concatenate chunks into batches of about BATCH_OPS ops that hold whole steps only."""
+    steps: list[StepRecord] = []
+    parts: list[dict[str, np.ndarray]] = []
+    n_ops = 0
+    for chunk in chunks:
+        steps.extend(chunk.steps)
+        if chunk.n_ops:
+            parts.append(chunk.ops)
+            n_ops += chunk.n_ops
+        if n_ops >= BATCH_OPS:
+            ops = _concat(parts)
+            last = ops["step"][-1]
+            cut = int(np.searchsorted(ops["step"], last, side="left"))  # ops of the last step wait
+            if cut > 0:
+                head = {c: v[:cut] for c, v in ops.items()}
+                tail = {c: v[cut:] for c, v in ops.items()}
+                done = [s for s in steps if s.step < last]
+                steps = [s for s in steps if s.step >= last]
+                yield done, head
+                parts, n_ops = [tail], int(tail["step"].shape[0])
+    if parts or steps:
+        yield steps, _concat(parts) if parts else None
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    if len(parts) == 1:
+        return parts[0]
+    return {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}

@@ -1,0 +1,92 @@
+"""Sums over all batches that do not depend on the fidelity level: energy, traffic, MACs, labels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from accel_sim.config.schema import HardwareConfig
+from accel_sim.engine.demand import ENERGY_PARTS, Demand
+from accel_sim.trace.schema import LABELS
+
+
+class Totals:
+    def __init__(self, config: HardwareConfig) -> None:
+        self.config = config
+        self.energy = {p: 0.0 for p in ENERGY_PARTS}
+        self.sram_energy = {lv: 0.0 for lv in config.sram}
+        self.sram_read = {lv: 0 for lv in config.sram}
+        self.sram_write = {lv: 0 for lv in config.sram}
+        self.dram_read = self.dram_write = self.dram_spill = self.interconnect = 0
+        self.macs_effective = self.macs_executed = self.index_count = 0
+        self.n_ops = 0
+        n = len(LABELS)
+        self.label_ops = np.zeros(n)
+        self.label_macs = np.zeros(n)
+        self.label_cycles = np.zeros(n)
+        self.label_energy = np.zeros(n)
+        self.label_dram = np.zeros(n)
+        self.step_energy: list[np.ndarray] = []
+        self.fired = self.support = 0
+        self.n_steps = 0
+
+    def add(self, d: Demand) -> None:
+        self.n_ops += d.n_ops
+        for p in ENERGY_PARTS:
+            self.energy[p] += float(d.energy[p].sum())
+        for lv in self.config.sram:
+            self.sram_energy[lv] += float(d.sram_energy[lv].sum())
+            self.sram_read[lv] += int(d.sram_read[lv].sum())
+            self.sram_write[lv] += int(d.sram_write[lv].sum())
+        self.dram_read += int(d.dram_read_bytes.sum())
+        self.dram_write += int(d.dram_write_bytes.sum())
+        self.dram_spill += int(d.dram_spill_bytes.sum())
+        self.interconnect += int(d.interconnect_bytes.sum())
+        self.macs_effective += int(d.macs_effective.sum())
+        self.macs_executed += int(d.macs_executed.sum())
+        self.index_count += int(d.index_count.sum())
+        n = len(LABELS)
+        lab = d.label.astype(np.int64)
+        e = d.energy_total()
+        self.label_ops += np.bincount(lab, minlength=n)
+        self.label_macs += np.bincount(lab, d.macs_effective, n)
+        self.label_cycles += np.bincount(lab, d.compute_cycles, n)
+        self.label_energy += np.bincount(lab, e, n)
+        self.label_dram += np.bincount(lab, d.dram_read_bytes + d.dram_write_bytes, n)
+        if d.n_ops:
+            new = np.ones(d.n_ops, bool)
+            new[1:] = d.step[1:] != d.step[:-1]
+            g = np.cumsum(new) - 1
+            self.step_energy.append(np.bincount(g, e))
+
+    def add_steps(self, steps) -> None:
+        self.n_steps += len(steps)
+        for s in steps:
+            self.fired += len(s.fired)
+            self.support += len(np.union1d(s.fired, s.support)) if len(s.support) else len(s.fired)
+
+    def add_drain(self, per_level: dict[str, int]) -> int:
+        """Account the final write-back (SRAM reads + DRAM writes); returns its bytes."""
+        total = 0
+        for lv, b in per_level.items():
+            spec = self.config.sram[lv]
+            self.sram_read[lv] += b
+            e = -(-b // spec.width_bytes) * spec.read_energy_pj
+            self.sram_energy[lv] += e
+            self.energy["sram"] += e
+            total += b
+        self.dram_write += total
+        self.energy["dram"] += total * 8.0 * self.config.dram.energy_pj_per_bit
+        return total
+
+    def by_label(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for i, name in enumerate(LABELS):
+            if self.label_ops[i]:
+                out[name] = {
+                    "ops": int(self.label_ops[i]),
+                    "macs": int(self.label_macs[i]),
+                    "compute_cycles": float(self.label_cycles[i]),
+                    "energy_pj": float(self.label_energy[i]),
+                    "dram_bytes": int(self.label_dram[i]),
+                }
+        return out
