@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import write_section  # noqa: E402
@@ -63,6 +64,13 @@ def copy_bandwidth(nbytes: int) -> float:
 
 
 def main() -> None:
+    # One BLAS thread for both learners: a like-for-like single-core comparison, and far less
+    # noisy on a shared 2-core machine than oversubscribed BLAS threads.
+    with threadpool_limits(limits=1):
+        run()
+
+
+def run() -> None:
     rows = []
     for n in (64, 128):
         for density in (1.0, 0.25, 0.1):
@@ -82,7 +90,7 @@ def main() -> None:
     lines = [
         "## RTRL step time: sparse vs dense (`benchmarks/bench_rtrl.py`)",
         "",
-        f"float32, n_in = {N_IN}, n_out = {N_OUT}, threshold mean {THRESHOLD}, pseudo-derivative "
+        f"Single thread (BLAS limited to 1 thread for both), float32, n_in = {N_IN}, n_out = {N_OUT}, threshold mean {THRESHOLD}, pseudo-derivative "
         f"(gamma, eps) = {PSEUDO}, Gaussian input, one loss every 8 steps. Median step time. "
         "Ideal speed-up = recorded dense MACs / recorded sparse MACs per step. Memory floor = "
         "2 x bytes of the stored sparse influence matrix / numpy copy bandwidth on an array of that size, "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg.blas import get_blas_funcs
 
 from accel_sim.trace.schema import Label, OpKind
 from rtrl.cell import Events, bias_coefficients, gates, input_coefficients, recurrent_coefficients
@@ -24,7 +25,7 @@ from rtrl.model import BIASES, INPUT_WEIGHTS, MASKED, RECURRENT_WEIGHTS
 from rtrl.recording import INDEX_BYTES, emit
 
 #: G[:, A] at least this full is multiplied as a dense block (BLAS) instead of a CSR product.
-DENSE_BLOCK_MIN_DENSITY = 0.25
+DENSE_BLOCK_MIN_DENSITY = 0.5
 
 
 def uses_dense_block(g_nnz: int, n_hidden: int, n_active: int) -> bool:
@@ -64,7 +65,6 @@ class SparseRTRL(Learner):
         super().__init__(model, recorder)
 
     def _reset_learning_state(self) -> None:
-        self._product = None  # scratch (n x P) for the dense-block path
         self.M = np.zeros((self.model.n_hidden, self.layout.n_columns), self.model.dtype)
 
     def _zero_recurrent_grads(self) -> None:
@@ -98,10 +98,9 @@ class SparseRTRL(Learner):
             M = self.M
             gathered = M[active]
             M *= g.diag[:, None]
-            if self._product is None or self._product.shape != M.shape:
-                self._product = np.empty_like(M)
-            np.matmul(block, gathered, out=self._product)
-            M += self._product
+            # M += block @ gathered, in place: BLAS gemm on the transposes (M.T is Fortran-ordered)
+            gemm = get_blas_funcs("gemm", dtype=dtype)
+            gemm(1.0, gathered.T, block.T, beta=1.0, c=M.T, overwrite_c=1)
         else:
             M = _jacobian_csr(g.diag, gr, gc, g_vals * prev.dy[gc], n) @ self.M
         coef = np.concatenate([input_coefficients(g).ravel(), rc.ravel()])
@@ -142,11 +141,11 @@ class SparseRTRL(Learner):
              written={"activations": g_nnz * (b + ib)})
         emit(rec, t, OpKind.ELEMENTWISE, Label.INFLUENCE_DIAG_SCALE, m=n, n=P, macs=n * P,
              read={"influence": n * P * b, "activations": n * b}, written={"influence": n * P * b})
-        if dense_block:  # gather |A| rows, BLAS product into a buffer, add the buffer to M
+        if dense_block:  # gather |A| rows, then M += block @ rows in place (BLAS gemm)
             emit(rec, t, OpKind.GEMM, Label.INFLUENCE_SPARSE_UPDATE, m=n, k=n_a, n=P, nnz=g_nnz,
                  macs=n * n_a * P, index_count=n_a,
-                 read={"influence": (n_a + n) * P * b, "activations": (n * n_a + n * P) * b},
-                 written={"influence": n * P * b, "activations": n * P * b})
+                 read={"influence": (n_a + n) * P * b, "activations": n * n_a * b},
+                 written={"influence": n * P * b})
         else:
             emit(rec, t, OpKind.SPMM, Label.INFLUENCE_SPARSE_UPDATE, m=n, k=n_a, n=P, nnz=g_nnz,
                  macs=g_nnz * P, index_count=g_nnz,

@@ -10,6 +10,8 @@ The result has 8 channels with values in {-1, 0, +1} and T = 8 * steps_per_row s
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .dataset import Task, last_step_targets, split
@@ -19,12 +21,16 @@ DIGITS_DEFAULTS = {"seed": 0, "test_fraction": 0.2, "n_train": 0}
 EVENTS_DEFAULTS = {**DIGITS_DEFAULTS, "steps_per_row": 4, "delta": 0.25}
 
 
+@lru_cache(maxsize=1)
 def _load_images() -> tuple[np.ndarray, np.ndarray]:
-    """(1797, 8, 8) float32 in [0, 1] and (1797,) int64 labels. sklearn is imported here only."""
+    """(1797, 8, 8) float32 in [0, 1] and (1797,) int64 labels (read-only, cached).
+    sklearn is imported here only, so ``rtrl`` itself needs numpy alone."""
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    return (bunch.images / 16.0).astype(np.float32), bunch.target.astype(np.int64)
+    images, labels = (bunch.images / 16.0).astype(np.float32), bunch.target.astype(np.int64)
+    images.flags.writeable = labels.flags.writeable = False
+    return images, labels
 
 
 def _finish(name: str, xs: np.ndarray, labels: np.ndarray, opts: dict, description: str) -> Task:
