@@ -36,6 +36,11 @@ class AnalyticEngine:
         index = np.bincount(g, d.index_cycles, n_groups)
         steps = np.maximum(np.maximum(comp, fetch), np.maximum(write, index))
         t.step_cycles.append(steps)
+        if self.timeline is not None:
+            starts = t.cycles + np.concatenate([[0.0], np.cumsum(steps)[:-1]])
+            ids = d.step[np.searchsorted(g, np.arange(n_groups))]
+            for s0, dur, sid in zip(starts.tolist(), steps.tolist(), ids.tolist()):
+                self.timeline.span("step", f"step {sid}", int(s0), int(np.ceil(s0 + dur)), sid)
         t.cycles += float(steps.sum())
         t.add_busy(cfg, d)
         idle = steps - comp

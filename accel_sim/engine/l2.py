@@ -48,6 +48,8 @@ class FineEngine:
             start = self.env.now
             self.env.run(until=self.env.process(self._step(ops[i:j])))
             durations.append(self.env.now - start)
+            if self.timeline is not None:
+                self.timeline.span("step", f"step {steps[i]}", int(start), int(np.ceil(self.env.now)), steps[i])
             i = j
         self.timing.step_cycles.append(np.asarray(durations, dtype=np.float64))
         self.timing.cycles = float(self.env.now)

@@ -50,10 +50,11 @@ def build_result(config: HardwareConfig, header: TraceHeader, fidelity: str, tim
         "influence": int(influence),
         "on_chip_total": int(sum(capacity.values())),
         "dram_spill_traffic": int(totals.dram_spill),
+        "influence_fits_on_chip": bool(influence > 0 and "influence" not in placement.spilled),
     }
     util = {r: (b / timing.cycles if timing.cycles else 0.0) for r, b in timing.busy.items()}
     lanes = pe.n_pes * pe.macs_per_cycle
-    util["mac"] = totals.macs_effective / (timing.cycles * lanes) if timing.cycles else 0.0
+    util["pe"] = totals.macs_effective / (timing.cycles * lanes) if timing.cycles else 0.0  # MAC-busy PE fraction
 
     n = header.n_hidden
     workload = {

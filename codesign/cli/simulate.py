@@ -1,0 +1,103 @@
+"""``accel-sim simulate | gemm | validate-config``: run the accelerator model from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from codesign.cli import EXIT_OK, UsageError
+
+FIDELITIES = ("L0", "L1", "L2")
+
+
+def register(subparsers) -> None:
+    sim = subparsers.add_parser("simulate", help="replay a trace file on a hardware config",
+                                description="Replay an operation trace on a hardware config and report "
+                                            "cycles, energy (pJ), traffic (bytes) and memory.")
+    sim.add_argument("trace", help="trace file written by the recorder (accel-sim trace ...)")
+    _common(sim)
+    sim.set_defaults(func=_run_simulate)
+
+    gemm = subparsers.add_parser("gemm", help="simulate one dense GEMM O[MxN] = I[MxK] W[KxN]",
+                                 description="Simulate one dense GEMM (synthetic trace) on a config; "
+                                             "prints compute cycles, SRAM/DRAM bytes and energy (pJ).")
+    gemm.add_argument("--m", type=int, required=True, help="rows of the output (elements)")
+    gemm.add_argument("--k", type=int, required=True, help="reduction length (elements)")
+    gemm.add_argument("--n", type=int, required=True, help="columns of the output (elements)")
+    gemm.add_argument("--word-bytes", type=int, default=None,
+                      help="bytes per operand word (default: the config's datatype)")
+    _common(gemm)
+    gemm.set_defaults(func=_run_gemm)
+
+    val = subparsers.add_parser("validate-config", help="check a hardware config file",
+                                description="Validate a hardware config YAML; exit 0 if valid, "
+                                            "2 with 'FILE: field.path: problem' if not.")
+    val.add_argument("config", help="hardware config YAML file")
+    val.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config field (dotted path), repeatable")
+    val.set_defaults(func=_run_validate)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="hardware config YAML file (hw_configs/*.yaml)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config field, e.g. --set pe_array.rows=32 (repeatable, typed)")
+    parser.add_argument("--fidelity", choices=FIDELITIES, default="L1",
+                        help="L0 analytic, L1 tile-level discrete-event (default), L2 fine-grained")
+    parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+    parser.add_argument("--csv", action="store_true", help="print the result as one CSV row with a header")
+
+
+def _run_validate(args) -> int:
+    from accel_sim import load_config
+
+    config = load_config(args.config, args.overrides)
+    print(f"{args.config}: valid ({config.name}: {config.pe_array.rows}x{config.pe_array.cols} PEs, "
+          f"{len(config.sram)} SRAM levels, {sum(config.level_capacity_bytes(l) for l in config.sram)} bytes on chip)")
+    return EXIT_OK
+
+
+def _run_simulate(args) -> int:
+    from accel_sim import load_config, simulate_file
+
+    config = load_config(args.config, args.overrides)
+    return _print(simulate_file(args.trace, config, args.fidelity), args)
+
+
+def _run_gemm(args) -> int:
+    from accel_sim import load_config, simulate
+    from accel_sim.trace.synthetic import gemm_trace
+
+    config = load_config(args.config, args.overrides)
+    for name in ("m", "k", "n"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name} must be a positive integer, got {getattr(args, name)}")
+    word = args.word_bytes if args.word_bytes is not None else config.pe_array.word_bytes
+    if word < 1 or int(word) != word:
+        raise UsageError(f"--word-bytes must be a positive integer, got {word}")
+    header, chunks = gemm_trace(args.m, args.k, args.n, word_bytes=int(word))
+    return _print(simulate(header, chunks, config, args.fidelity), args)
+
+
+def _print(result, args) -> int:
+    if args.json:
+        print(result.to_json())
+    elif args.csv:
+        sys.stdout.write(result.to_csv())
+    else:
+        d = result.to_dict()
+        t, e = d["traffic_bytes"], d["energy_pj"]
+        print(f"config {d['config']} ({d['fidelity']}), {d['n_steps']} steps, {d['n_ops']} ops")
+        print(f"cycles            {d['cycles']} cycles ({d['seconds']:.6g} s)")
+        print(f"compute_cycles    {d['compute_cycles']} cycles (PE array busy)")
+        print("sram_read_bytes   " + ", ".join(f"{k} {v} B" for k, v in t["sram_read"].items()))
+        print("sram_write_bytes  " + ", ".join(f"{k} {v} B" for k, v in t["sram_write"].items()))
+        print(f"dram_bytes        read {t['dram_read']} B, write {t['dram_write']} B, spill {t['dram_spill']} B")
+        parts = ", ".join(f"{k} {v:.6g}" for k, v in e.items() if k not in ("total", "sram_by_level"))
+        print(f"energy_pj         total {e['total']:.6g} pJ ({parts})")
+        m = d["memory_bytes"]
+        print(f"influence_bytes   {m['influence']} B, on chip: {'yes' if d['influence_on_chip'] else 'no'}"
+              + (f", spilled: {', '.join(d['spilled_tensors'])}" if d["spilled_tensors"] else ""))
+        print("stall_cycles      " + ", ".join(f"{k} {v:.6g}" for k, v in d["stall_cycles"].items()))
+    return EXIT_OK
