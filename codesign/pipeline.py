@@ -40,6 +40,7 @@ class ModelResult:
     trace_steps: int
     trace_samples: int
     trace_macs: int
+    trained_sequences: int  # sequences seen in training (epochs x training-set size)
     host_step_time_ms: float
     host_seconds: float
 
@@ -95,6 +96,7 @@ def run_model_point(point: ModelPoint, trace_path: Path) -> ModelResult:
         parameter_count=int(sum(int(m.sum()) for m in model.masks.values())
                             + sum(v.size for n, v in model.params.items() if n not in model.masks)),
         guard_events=int(k.guard_events), trace_steps=steps, trace_samples=len(trace_data), trace_macs=macs,
+        trained_sequences=int(point.epochs * len(task.train)),
         host_step_time_ms=float(k.step_time_ms), host_seconds=time.perf_counter() - t0,
     )
 

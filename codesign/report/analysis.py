@@ -46,6 +46,7 @@ class KpiRow:
     learning_state_bytes: int
     bptt_state_bytes: int
     test_accuracy: float
+    trained_sequences: int
 
 
 @dataclass
@@ -146,6 +147,7 @@ def _kpi_rows(rows: list[dict[str, Any]], models: dict[str, dict[str, Any]]) -> 
             host_step_time_ms=None if host is None else float(host),
             learning_state_bytes=int(_value(r, "learning_state_bytes")),
             bptt_state_bytes=int(_value(r, "bptt_state_bytes")), test_accuracy=_value(r, "test_accuracy"),
+            trained_sequences=int(_value(r, "trained_sequences")) if r.get("trained_sequences") is not None else 0,
         ))
     rank = {m: i for i, m in enumerate(METHOD_ORDER)}
     out.sort(key=lambda k: (rank.get(k.method, 9), k.n_hidden, -k.weight_density))

@@ -32,7 +32,8 @@ class Table:
 
 def kpi_table(an: Analysis) -> Table:
     header = ["method", "task", "n_hidden", "weight density", "compute time per step (simulated)", "on config",
-              "host time per step", "learning-state memory", "BPTT state (same length)", "test accuracy"]
+              "host time per step", "learning-state memory", "BPTT state (same length)", "test accuracy",
+              "trained on"]
     rows = []
     for k in an.kpis:
         rows.append([
@@ -40,6 +41,7 @@ def kpi_table(an: Analysis) -> Table:
             fmt_time(k.sim_time_per_step_s), k.config,
             "n/a" if k.host_step_time_ms is None else f"{k.host_step_time_ms:.3g} ms",
             fmt_bytes(k.learning_state_bytes), fmt_bytes(k.bptt_state_bytes), f"{k.test_accuracy * 100:.1f} %",
+            f"{k.trained_sequences} sequences" if k.trained_sequences else "?",
         ])
     return Table(header, rows)
 

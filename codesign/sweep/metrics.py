@@ -19,6 +19,7 @@ METRICS: dict[str, str] = {
     "trace_steps": "steps in the simulated trace",
     "trace_samples": "sequences (samples) in the simulated trace",
     "trace_macs": "multiply-accumulates recorded in the trace",
+    "trained_sequences": "sequences seen in training (epochs x training-set size)",
     # simulator results for one hardware point
     "cycles": "clock cycles for the whole trace",
     "seconds": "simulated seconds for the whole trace",

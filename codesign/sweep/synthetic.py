@@ -44,6 +44,7 @@ def model_result(point: ModelPoint, trace_path: Path) -> dict[str, Any]:
         "trace_steps": 8 * point.trace_sequences,
         "trace_samples": point.trace_sequences,
         "trace_macs": macs,
+        "trained_sequences": point.epochs * (point.train_sequences or 1000),
         "host_step_time_ms": round(macs / 8e6, 6),
     }
     trace_path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,67 @@
+"""Perfetto export: cycles map to microseconds exactly, one named track per resource, valid
+trace-event JSON; the step window keeps exactly the requested steps."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from accel_sim.trace.schema import OpRecord, StepRecord, TraceChunk
+from codesign.cli import UsageError
+from codesign.cli.timeline import parse_window, window_chunks
+from codesign.report.perfetto import PerfettoTimeline
+
+
+def test_spans_and_counters_become_trace_events(tmp_path):
+    tl = PerfettoTimeline(clock_hz=500e6)
+    tl.span("pe_group[0]", "gemm influence_sparse_update", 1000, 1500, step=3)
+    tl.span("sram.ifmap", "read", 1200, 1300, step=3)
+    tl.counter("sram.ifmap occupancy_bytes", 1250, 4096)
+    tl.span("pe_group[0]", "elementwise gates", 1500, 1600, step=4)
+    doc = json.loads(tl.write(tmp_path / "t.json").read_text())
+    events = doc["traceEvents"]
+    names = {e["args"]["name"]: e["tid"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert set(names) == {"pe_group[0]", "sram.ifmap"}
+    spans = [e for e in events if e["ph"] == "X"]
+    assert len(spans) == 3
+    first = next(e for e in spans if e["args"]["step"] == 3 and e["tid"] == names["pe_group[0]"])
+    assert first["ts"] == pytest.approx(1000 / 500e6 * 1e6) and first["dur"] == pytest.approx(1.0)
+    counter = next(e for e in events if e["ph"] == "C")
+    assert counter["args"]["value"] == 4096.0 and counter["ts"] == pytest.approx(2.5)
+    assert [e["ts"] for e in events if e["ph"] != "M"] == sorted(e["ts"] for e in events if e["ph"] != "M")
+
+
+def test_event_cap_counts_dropped_events():
+    tl = PerfettoTimeline(clock_hz=1e9, max_events=5)
+    for i in range(8):
+        tl.span("pe", "op", i, i + 1, step=0)
+    assert len(tl.events) == 5 and tl.dropped == 3
+
+
+def _chunk(steps):
+    records = [OpRecord(step=s, kind="gemm", label="readout", m=2, k=2, n=2, macs=8) for s in steps for _ in range(2)]
+    return TraceChunk.from_records([StepRecord(s, np.array([0], np.int32), np.array([], np.int32)) for s in steps],
+                                   records)
+
+
+def test_window_keeps_exactly_the_requested_steps():
+    chunks = [_chunk(range(0, 5)), _chunk(range(5, 10)), _chunk(range(10, 15))]
+    got = list(window_chunks(iter(chunks), 3, 11))
+    steps = [s.step for c in got for s in c.steps]
+    assert steps == list(range(3, 11))
+    ops_steps = np.concatenate([c.ops["step"] for c in got])
+    assert sorted(set(ops_steps.tolist())) == list(range(3, 11)) and len(ops_steps) == 16
+    assert all(len(v) == c.n_ops for c in got for v in c.ops.values())
+
+
+@pytest.mark.parametrize("text,expected", [("0:16", (0, 16)), ("5:", (5, None)), (":8", (0, 8))])
+def test_parse_window(text, expected):
+    assert parse_window(text) == expected
+
+
+@pytest.mark.parametrize("text", ["5", "a:b", "8:3", "-1:4", "4:4"])
+def test_bad_window_is_a_usage_error(text):
+    with pytest.raises(UsageError):
+        parse_window(text)
