@@ -66,16 +66,19 @@ class Totals:
 
     def add_drain(self, per_level: dict[str, int]) -> int:
         """Account the final write-back (SRAM reads + DRAM writes); returns its bytes."""
-        total = 0
+        total, energy = 0, 0.0
         for lv, b in per_level.items():
             spec = self.config.sram[lv]
             self.sram_read[lv] += b
             e = -(-b // spec.width_bytes) * spec.read_energy_pj
             self.sram_energy[lv] += e
             self.energy["sram"] += e
+            energy += e
             total += b
         self.dram_write += total
         self.energy["dram"] += total * 8.0 * self.config.dram.energy_pj_per_bit
+        self.drain_bytes = total
+        self.drain_energy = energy + total * 8.0 * self.config.dram.energy_pj_per_bit
         return total
 
     def by_label(self) -> dict[str, dict[str, float]]:
@@ -89,4 +92,7 @@ class Totals:
                     "energy_pj": float(self.label_energy[i]),
                     "dram_bytes": int(self.label_dram[i]),
                 }
+        if getattr(self, "drain_bytes", 0):
+            out["writeback_at_end"] = {"ops": 0, "macs": 0, "compute_cycles": 0.0,
+                                       "energy_pj": float(self.drain_energy), "dram_bytes": int(self.drain_bytes)}
         return out
