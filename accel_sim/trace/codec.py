@@ -277,8 +277,6 @@ def decode_batch(batch: pa.RecordBatch, crc_text: bytes, schema: DecodedSchema) 
                 ops[name] = table[codes]
         if min(int(c.min()) for c in cols[3:]) < 0:
             raise FormatProblem("negative counts or bytes")
-    step_records = [
-        StepRecord(int(steps[i]), f_val[f_off[i] : f_off[i + 1]], s_val[s_off[i] : s_off[i + 1]])
-        for i in range(steps.size)
-    ]
+    ids, fo, so = steps.tolist(), f_off.tolist(), s_off.tolist()  # python ints: fast slicing
+    step_records = [StepRecord(ids[i], f_val[fo[i] : fo[i + 1]], s_val[so[i] : so[i + 1]]) for i in range(len(ids))]
     return TraceChunk(steps=step_records, ops=ops)

@@ -40,6 +40,10 @@ from accel_sim.trace.schema import (
 )
 
 DEFAULT_STEPS_PER_CHUNK = 256
+#: Arrow IPC buffer compression: lz4 decompresses ~8x faster than zstd here at ~2x the size
+#: (benchmarks/bench_trace.py); "zstd" or None may be passed instead. Readers accept all three.
+DEFAULT_COMPRESSION = "lz4"
+_READ_OPTIONS = ipc.IpcReadOptions(use_threads=False)  # per-buffer thread dispatch costs more than it saves
 
 _KIND_CODE = {**{k: i for i, k in enumerate(OP_KINDS)}, **{k: i for i, k in enumerate(OpKind)}}
 _LABEL_CODE = {**{k: i for i, k in enumerate(LABELS)}, **{k: i for i, k in enumerate(Label)}}
@@ -60,7 +64,7 @@ class TraceWriter:
     """
 
     def __init__(self, path: str | os.PathLike, header: TraceHeader,
-                 steps_per_chunk: int = DEFAULT_STEPS_PER_CHUNK, compression: str | None = "zstd") -> None:
+                 steps_per_chunk: int = DEFAULT_STEPS_PER_CHUNK, compression: str | None = DEFAULT_COMPRESSION) -> None:
         if steps_per_chunk < 1:
             raise ValueError(f"steps_per_chunk must be >= 1, got {steps_per_chunk}")
         self.header = codec.validate_header(header)
@@ -160,7 +164,7 @@ class TraceWriter:
 
 
 def write_trace(path: str | os.PathLike, header: TraceHeader, chunks: Iterable[TraceChunk],
-                compression: str | None = "zstd") -> Path:
+                compression: str | None = DEFAULT_COMPRESSION) -> Path:
     """Write a whole trace (e.g. a synthetic one) chunk by chunk; returns the path."""
     with TraceWriter(path, header, compression=compression) as writer:
         for chunk in chunks:
@@ -219,7 +223,7 @@ class TraceReader:
     @contextmanager
     def _open_stream(self) -> Iterator[ipc.RecordBatchStreamReader]:
         with pa.OSFile(str(self.path), "rb") as source:
-            yield self._guard(lambda: ipc.open_stream(source), "not an Arrow IPC stream")
+            yield self._guard(lambda: ipc.open_stream(source, options=_READ_OPTIONS), "not an Arrow IPC stream")
 
     def chunks(self) -> Iterator[TraceChunk]:
         """Yield the chunks in order. May be called again to re-read from the start."""
