@@ -177,3 +177,23 @@ def test_bptt_trace_has_forward_steps_then_one_backward_step(traces):
     assert not any(r.label.startswith("influence") for r in records)
     history_written = sum(r.bytes_written.get("history", 0) for r in records)
     assert history_written == sum(r.bytes_read.get("history", 0) for r in backward) > 0
+
+
+def test_recording_does_not_change_the_learning(tmp_path):
+    from accel_sim.trace.io import TraceWriter
+
+    xs, targets = sequence()
+    results = []
+    for use_writer in (False, True):
+        model = EGRU(**MODEL)
+        if use_writer:
+            with TraceWriter(tmp_path / "w.arrows", trace_header(model, "sparse_rtrl"), steps_per_chunk=4) as w:
+                learner = make_learner(model, "sparse_rtrl", recorder=w)
+                losses = [learner.step(x, int(t)).loss for x, t in zip(xs, targets)]
+        else:
+            learner = make_learner(model, "sparse_rtrl")
+            losses = [learner.step(x, int(t)).loss for x, t in zip(xs, targets)]
+        results.append((losses, learner.grads()))
+    assert results[0][0] == results[1][0]
+    for name, grad in results[0][1].items():
+        np.testing.assert_array_equal(grad, results[1][1][name], err_msg=name)
