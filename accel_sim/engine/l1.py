@@ -81,7 +81,7 @@ class TileEngine:
                 longest = max(c, f, w, x)
                 tiles = max(1, math.ceil(longest / self.tile_cycles)) if longest > 0 else 1
                 t.tiles += tiles
-                t.events += tiles * ((c > 0) + (f > 0) + (w > 0) + (x > 0))
+                t.events += (c > 0) + (f > 0) + (w > 0) + (x > 0)
                 if f > 0:
                     d0 = dr_free if dr_free > t0 else t0
                     a0, a_last = d0 + f / tiles + lat, d0 + f + lat
@@ -129,6 +129,7 @@ class TileEngine:
             durations.append(end - t0)
             if tl is not None and end > t0:
                 tl.counter("pe_array_utilization", int(t0), busy / (end - t0))
+            t.events += 1
             yield self.env.timeout(end - t0)
         t.step_cycles.append(np.asarray(durations))
         t.cycles = float(self.env.now)

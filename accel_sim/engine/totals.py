@@ -59,10 +59,19 @@ class Totals:
             self.step_energy.append(np.bincount(g, e))
 
     def add_steps(self, steps) -> None:
+        """Count fired units and active-set sizes (|fired ∪ support|) of a batch of StepRecords."""
         self.n_steps += len(steps)
-        for s in steps:
-            self.fired += len(s.fired)
-            self.support += len(np.union1d(s.fired, s.support)) if len(s.support) else len(s.fired)
+        if not steps:
+            return
+        fired = [s.fired for s in steps]
+        support = [s.support for s in steps]
+        n_f = np.fromiter(map(len, fired), np.int64, len(steps))
+        n_s = np.fromiter(map(len, support), np.int64, len(steps))
+        self.fired += int(n_f.sum())
+        offset = np.arange(len(steps), dtype=np.int64) << 32  # one key space per step
+        keys = np.concatenate([np.concatenate(fired).astype(np.int64) + np.repeat(offset, n_f),
+                               np.concatenate(support).astype(np.int64) + np.repeat(offset, n_s)])
+        self.support += int(np.unique(keys).size)
 
     def add_drain(self, per_level: dict[str, int]) -> int:
         """Account the final write-back (SRAM reads + DRAM writes); returns its bytes."""
