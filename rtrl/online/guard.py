@@ -1,8 +1,10 @@
 """Divergence guard: decide when an online run has gone wrong, and remember where to go back to.
 
 Triggers: a non-finite loss, gradient or updated parameter, or a **loss spike**: the mean loss
-of the last ``recent`` updates exceeds ``spike_factor`` x the mean of the ``window`` updates before
-them plus ``spike_margin`` (a single hard example does not trip it; a run that blows up does).
+of the last ``recent`` updates exceeds both ``spike_factor`` x the mean of the ``window`` updates
+before them and the floor ``spike_floor`` (default 2 ln(n_out): twice the loss of a uniform guess,
+which a model that learns does not reach on average but one that blows up does). A few hard
+examples in a row do not trip it.
 The trainer reacts by restoring the last :class:`Snapshot` (parameters, optimiser state, learner
 state), multiplying the learning rate by ``lr_cut`` and appending a :class:`GuardEvent`.
 """
@@ -17,14 +19,14 @@ import numpy as np
 
 @dataclass(frozen=True)
 class GuardConfig:
-    """``window``/``recent``: updates; ``spike_factor``: ratio; ``spike_margin``: loss units
-    (None = ln(n_out), the loss of a uniform guess); ``lr_cut``: factor applied per event;
-    ``snapshot_every``: sequences between snapshots."""
+    """``window``/``recent``: updates; ``spike_factor``: ratio; ``spike_floor``: nats per labelled
+    step (None = 2 ln(n_out)); ``lr_cut``: factor applied per event; ``snapshot_every``:
+    sequences between snapshots."""
 
     window: int = 64
-    recent: int = 8
+    recent: int = 16
     spike_factor: float = 4.0
-    spike_margin: float | None = None
+    spike_floor: float | None = None
     lr_cut: float = 0.5
     snapshot_every: int = 16
 
@@ -71,7 +73,7 @@ class LossMonitor:
 
     def __init__(self, config: GuardConfig, n_out: int) -> None:
         self.config = config
-        self.margin = float(np.log(n_out)) if config.spike_margin is None else float(config.spike_margin)
+        self.floor = 2.0 * float(np.log(n_out)) if config.spike_floor is None else float(config.spike_floor)
         self.history: deque[float] = deque(maxlen=config.window)
         self.recent: deque[float] = deque(maxlen=config.recent)
 
@@ -81,8 +83,8 @@ class LossMonitor:
             self.history.append(self.recent.popleft())
         self.recent.append(float(loss))
         if len(self.history) >= max(1, self.config.window // 2):
-            baseline = float(np.mean(self.history))
-            if float(np.mean(self.recent)) > self.config.spike_factor * baseline + self.margin:
+            recent = float(np.mean(self.recent))
+            if recent > self.floor and recent > self.config.spike_factor * float(np.mean(self.history)):
                 self.recent.clear()
                 return True
         return False

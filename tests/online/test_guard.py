@@ -53,7 +53,7 @@ def test_injected_fault_rolls_back_to_snapshot(fault, reason):
 def test_loss_spike_rolls_back():
     data = toy_dataset(n=40, n_steps=5)
     inject = {5 * i + 4: "spike" for i in range(30, 34)}  # four sequences in a row blow up
-    model, learner, trainer = _trainer(inject, snapshot_every=10, window=16, recent=2)
+    model, learner, trainer = _trainer(inject, snapshot_every=10, window=16, recent=2, spike_floor=5.0)
     spy = Spy(trainer)
     trainer.fit(data)
     assert len(trainer.events) >= 1
@@ -62,14 +62,21 @@ def test_loss_spike_rolls_back():
     assert trainer.progress.lr < 0.05
 
 
-def test_single_hard_example_does_not_trip_the_monitor():
+def test_a_few_hard_examples_do_not_trip_the_monitor():
     mon = LossMonitor(GuardConfig(window=20, recent=5), n_out=10)
     for _ in range(40):
         assert not mon.observe(0.1)
-    assert not mon.observe(8.0)  # one misclassified example: recent mean 1.68 < 4*0.1 + ln 10
-    for _ in range(4):
-        mon.observe(0.1)
-    assert [mon.observe(50.0) for _ in range(2)][-1]
+    # two confidently wrong examples: recent mean 3.26 > 4 x 0.1, but below the floor 2 ln 10
+    assert not any([mon.observe(8.0), mon.observe(8.0), mon.observe(0.1), mon.observe(0.1), mon.observe(0.1)])
+    assert mon.observe(50.0)  # (8 + 0.3 + 50) / 5 = 11.7 > 2 ln 10 and > 4 x baseline
+
+
+def test_spike_needs_both_the_ratio_and_the_floor():
+    mon = LossMonitor(GuardConfig(window=4, recent=2, spike_factor=4.0, spike_floor=1.0), n_out=2)
+    for _ in range(6):
+        mon.observe(0.5)
+    assert not mon.observe(1.9)  # mean(0.5, 1.9) = 1.2 > floor, < 4 x 0.5
+    assert mon.observe(10.0)  # mean(1.9, 10) = 5.95 > 2 and > floor
 
 
 def test_monitor_waits_for_history_and_state_round_trips():

@@ -142,3 +142,13 @@ def test_bad_names_and_options_raise_value_error(name, options, needle):
 def test_string_options_from_the_command_line_are_converted():
     task = get_task("copy", pattern_length="3", delay="1", n_train="4", n_test="2")
     assert task.n_steps == 7 and len(task.train) == 4 and task.options["pattern_length"] == 3
+
+
+def test_rtrl_tasks_and_online_import_without_sklearn_or_simulator():
+    import subprocess
+    import sys
+
+    code = ("import sys, rtrl.tasks, rtrl.online; "
+            "bad = [m for m in ('sklearn', 'simpy', 'matplotlib', 'pyarrow') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
