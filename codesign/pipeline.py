@@ -121,8 +121,10 @@ class HardwareResult:
         stalls = r.get("stall_cycles", {})
         util = r.get("utilization", {})
         memory = r.get("memory_bytes", {})
-        fits = memory.get("influence_fits_on_chip")
-        if fits is None:
+        spilled = r.get("spilled_tensors")
+        if spilled is not None:  # the learning state is the influence matrix (RTRL) or the history (BPTT)
+            fits = not ({"influence", "history"} & set(spilled))
+        else:
             fits = self.learning_state_bytes <= self.sram_capacity_bytes
         row: dict[str, Any] = {
             "cycles": int(r["cycles"]),
@@ -137,6 +139,7 @@ class HardwareResult:
             "influence_fits_on_chip": int(bool(fits)),
             "pe_utilization": float(util.get("pe", util.get("pes", float("nan")))),
             "stall_cycles": int(sum(v for v in stalls.values() if isinstance(v, (int, float)))),
+            "spilled_tensors": " ".join(sorted(spilled or [])),
         }
         for comp, value in energy.items():
             if comp != "total" and isinstance(value, (int, float)):

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from codesign.report.analysis import METHOD_NAMES, Analysis  # noqa: E402
 from codesign.report.units import bytes_unit, energy_unit, time_unit  # noqa: E402
 
-COMPONENTS = ("mac", "sram", "dram", "index", "interconnect", "leakage")
+COMPONENTS = ("mac", "register", "sram", "dram", "index", "interconnect", "leakage")
 MARKERS = {"sparse_rtrl": "o", "dense_rtrl": "s", "bptt": "^"}
 
 
@@ -67,7 +67,9 @@ def pareto_energy_latency(an: Analysis) -> Figure | None:
     ax.set_title("Energy vs latency, coloured by test accuracy")
     if sc is not None:
         fig.colorbar(sc, ax=ax, label="test accuracy [%]")
-    ax.legend(fontsize=8, loc="best")
+    legend = ax.legend(fontsize=8, loc="best")
+    for handle in legend.legend_handles[:-1] if front.any() else legend.legend_handles:
+        handle.set_color("dimgrey")  # marker shape = method; colour = accuracy (colour bar)
     ax.grid(True, which="both", alpha=0.25)
     fig.tight_layout()
     return fig
@@ -90,14 +92,16 @@ def energy_breakdown(an: Analysis) -> Figure | None:
     if not rows:
         return None
     labels = sorted({k[len("label_energy_pj_"):] for r in rows for k in r if k.startswith("label_energy_pj_")})
+    found = {k[len("energy_pj_"):] for r in rows for k in r if k.startswith("energy_pj_")}
+    components = [c for c in COMPONENTS if c in found] + sorted(found - set(COMPONENTS))
     steps = _col(rows, "trace_steps")
-    comp = np.array([[float(r.get(f"energy_pj_{c}", 0) or 0) for c in COMPONENTS] for r in rows]) / steps[:, None]
+    comp = np.array([[float(r.get(f"energy_pj_{c}", 0) or 0) for c in components] for r in rows]) / steps[:, None]
     lab = np.array([[float(r.get(f"label_energy_pj_{lb}", 0) or 0) for lb in labels] for r in rows]) / steps[:, None]
     div, name = energy_unit(comp.sum(axis=1))
     names = [r["config"] for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(12, 0.45 * len(rows) + 2.4), sharey=True)
     y = np.arange(len(rows))
-    for ax, data, parts, title in ((axes[0], comp, COMPONENTS, "by component"), (axes[1], lab, labels, "by RTRL label")):
+    for ax, data, parts, title in ((axes[0], comp, components, "by component"), (axes[1], lab, labels, "by RTRL label")):
         left = np.zeros(len(rows))
         cmap = plt.get_cmap("tab20" if len(parts) > 10 else "tab10")
         for j, part in enumerate(parts):

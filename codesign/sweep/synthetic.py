@@ -1,8 +1,8 @@
 """A closed-form stand-in for training and simulation, for testing and benchmarking the sweep
 machinery (executor, store, reports) without running the learner or the simulator.
 
-Results are deterministic functions of the point; ``work_ms`` burns that much CPU per hardware
-point so parallel speed-up can be measured. Its "trace" is a small JSON file, so trace reuse
+Results are deterministic functions of the point; ``work_ms`` burns that much CPU time (not wall time) per
+hardware point so parallel speed-up can be measured. Its "trace" is a small JSON file, so trace reuse
 across hardware points is exercised the same way as with the real pipeline.
 """
 
@@ -57,9 +57,9 @@ def model_result(point: ModelPoint, trace_path: Path) -> dict[str, Any]:
 def hardware_result(model: dict[str, Any], hw: HardwarePoint, trace_path: Path, work_ms: float) -> dict[str, Any]:
     """Fake simulator numbers for one hardware point replaying the model's trace."""
     trace = json.loads(Path(trace_path).read_text())  # read the shared trace, as the real path does
-    end = time.perf_counter() + work_ms / 1000.0
+    end = time.process_time() + work_ms / 1000.0
     spin = 0
-    while time.perf_counter() < end:  # burn CPU (results do not depend on it)
+    while time.process_time() < end:  # burn this much CPU time (results do not depend on it)
         spin += 1
     scale = 1.0
     for _key, value in hw.overrides:
