@@ -126,7 +126,7 @@ class Mapping(_Strict):
 class Engine(_Strict):
     """Simulation granularity (does not change the hardware)."""
 
-    l1_tile_cycles: float = Field(default=8.0, gt=0)  # target length of one L1 tile
+    l1_tile_cycles: float = Field(default=1.0, gt=0)  # target length of one L1 tile (tiles cost O(1) per op)
     l2_max_units_per_op: int = Field(default=512, gt=0)
 
 

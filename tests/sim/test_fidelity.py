@@ -58,3 +58,17 @@ def test_closed_form_matches_explicit_tiles(c, f, w, x, lat, tiles, p, dr, ix, d
     assert end == pytest.approx(arr, abs=1e-7)
     if w > 0:
         assert max(max(dw, 0) + w, first + w, end + w / tiles) == pytest.approx(wfree, abs=1e-7)
+
+
+SAMPLES = sorted((CONFIGS.parent / "traces").glob("*.arrows"))
+
+
+@pytest.mark.parametrize("trace", SAMPLES, ids=[p.stem for p in SAMPLES])
+@pytest.mark.parametrize("name", ["sparse_skipping", "edge_tiny"])
+def test_sample_traces_l1_within_one_percent_of_l2(trace, name):
+    from accel_sim import simulate_file
+
+    cfg = load_config(CONFIGS / f"{name}.yaml")
+    r0, r1, r2 = (simulate_file(trace, cfg, f) for f in ("L0", "L1", "L2"))
+    assert r1.cycles == pytest.approx(r2.cycles, rel=0.01)
+    assert r0.cycles <= min(r1.cycles, r2.cycles)
