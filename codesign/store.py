@@ -9,6 +9,7 @@ of numbers and strings); :meth:`ResultStore.export_csv` writes them with the uni
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import sqlite3
 import time
@@ -40,7 +41,7 @@ class ResultStore:
     def __init__(self, path: str | Path, create: bool = True) -> None:
         self.path = Path(path)
         if not create and not self.path.is_file():
-            raise FileNotFoundError(f"{self.path}: result store not found")
+            raise FileNotFoundError(errno.ENOENT, "result store not found", str(self.path))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         try:

@@ -151,36 +151,59 @@ def cost_vs_sparsity(an: Analysis) -> Figure | None:
     return fig
 
 
+def _stored_footprint(r: dict[str, Any]) -> float:
+    """Learning state as the config stores it (its datatype), else as the learner stores it."""
+    for key in ("memory_bytes_influence", "memory_bytes_history"):
+        v = r.get(key)
+        if isinstance(v, (int, float)) and v > 0:
+            return float(v)
+    return float(r.get("learning_state_bytes") or 0)
+
+
 def footprint_vs_sram(an: Analysis) -> Figure | None:
     rows = an.rows
     if not rows:
         return None
+    configs = sorted({r["config"] for r in rows}, key=lambda c: float(next(
+        r.get("sram_capacity_bytes") or 0 for r in rows if r["config"] == c)))
     models: dict[str, dict[str, Any]] = {}
     for r in rows:
         models.setdefault(r["model_key"], r)
-    mrows = sorted(models.values(), key=lambda r: (r["method"], int(r["n_hidden"]), float(r["weight_density"])))
-    caps: dict[str, float] = {}
-    for r in rows:
-        cap = r.get("sram_capacity_bytes")
-        if cap is not None:
-            caps[r["config"]] = float(cap)
-    state = _col(mrows, "learning_state_bytes")
-    div, name = bytes_unit(list(state) + list(caps.values()))
-    fig, ax = plt.subplots(figsize=(9, 5))
-    x = np.arange(len(mrows))
-    colors = [{"sparse_rtrl": "tab:green", "dense_rtrl": "tab:orange", "bptt": "tab:blue"}.get(r["method"], "grey")
-              for r in mrows]
-    ax.bar(x, state / div, color=colors)
-    ax.set_xticks(x, [f"{METHOD_NAMES.get(r['method'], r['method'])}\nn={r['n_hidden']} ρ={float(r['weight_density']):g}"
-                      for r in mrows], fontsize=7, rotation=30, ha="right")
+    mkeys = sorted(models, key=lambda k: (models[k]["method"], int(models[k]["n_hidden"]),
+                                          float(models[k]["weight_density"]), int(models[k].get("trained_sequences") or 0)))
+    cell = {(r["config"], r["model_key"]): r for r in rows}
+    caps = [float(next(r.get("sram_capacity_bytes") or 0 for r in rows if r["config"] == c)) for c in configs]
+    values = [_stored_footprint(r) for r in rows] + caps
+    div, name = bytes_unit(values)
+    fig, ax = plt.subplots(figsize=(max(8.0, 1.3 * len(configs) + 3), 6.0))
+    width = 0.8 / max(len(mkeys), 1)
     cmap = plt.get_cmap("tab10")
-    for i, (cfg, cap) in enumerate(sorted(caps.items(), key=lambda kv: kv[1])[:10]):
-        ax.axhline(cap / div, color=cmap(i % 10), ls="--", lw=1.2, label=f"SRAM of {cfg}: {cap / div:.3g} {name}")
+    for j, key in enumerate(mkeys):
+        m = models[key]
+        xs, ys, hatch = [], [], []
+        for i, c in enumerate(configs):
+            r = cell.get((c, key))
+            if r is None:
+                continue
+            xs.append(i - 0.4 + width * (j + 0.5))
+            ys.append(_stored_footprint(r) / div)
+            hatch.append(r.get("influence_fits_on_chip") == 0)
+        bars = ax.bar(xs, ys, width=width * 0.95, color=cmap(j % 10),
+                      label=f"{METHOD_NAMES.get(m['method'], m['method'])} n={m['n_hidden']} "
+                            f"ρ={float(m['weight_density']):g} ({m.get('trained_sequences', '?')} seq)")
+        for bar, spilled in zip(bars, hatch):
+            if spilled:
+                bar.set_hatch("//")
+                bar.set_edgecolor("black")
+    for i, cap in enumerate(caps):
+        ax.hlines(cap / div, i - 0.45, i + 0.45, colors="black", linewidths=2.2,
+                  label="on-chip SRAM capacity" if i == 0 else None)
+    ax.set_xticks(range(len(configs)), configs, rotation=20, ha="right", fontsize=8)
     ax.set_yscale("log")
-    ax.set_ylabel(f"learning state (influence matrix / BPTT history) [{name}]")
-    ax.set_xlabel("model point")
-    ax.set_title("Learning-state footprint vs each config's on-chip SRAM capacity")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.set_xlabel("hardware config (hatched: spills to DRAM)")
+    ax.set_ylabel(f"learning state as stored on the config [{name}]")
+    ax.set_title("Influence-matrix / BPTT-history footprint vs each config's SRAM capacity")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, frameon=False)
     ax.grid(True, axis="y", which="both", alpha=0.25)
     fig.tight_layout()
     return fig

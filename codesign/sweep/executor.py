@@ -111,7 +111,7 @@ def run_sweep(
 
 
 def trace_path_for(out_dir: Path, model_key: str) -> Path:
-    return out_dir / "traces" / f"{model_key}.arrow"
+    return out_dir / "traces" / f"{model_key}.arrows"
 
 
 def _drive(spec: SweepSpec, todo: list[SweepPoint], out_dir: Path, store: ResultStore, backend: Any,

@@ -8,6 +8,7 @@ objectives to optimise and the constraints a point must meet. Every error is a
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 from pathlib import Path
@@ -338,7 +339,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     """Read, validate and build a sweep spec file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: sweep spec not found")
+        raise FileNotFoundError(errno.ENOENT, "sweep spec not found", str(path))
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
