@@ -130,3 +130,21 @@ def test_put_point_is_idempotent(tmp_path):
         assert store.put_point("k1", 0, "m", {"a": 1})
         assert not store.put_point("k1", 0, "m", {"a": 2})
         assert store.rows() == [{"a": 1}]
+
+
+def test_dask_scheduler_address_runs_on_an_existing_cluster(tmp_path):
+    from distributed import LocalCluster
+
+    spec = load_spec(write_spec(tmp_path, model={"method": ["sparse_rtrl"], "n_hidden": [16]}))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        summary = run_sweep(spec, tmp_path / "tcp", dask=cluster.scheduler_address, progress=False)
+    run_sweep(spec, tmp_path / "inline", progress=False)
+    assert summary.backend.startswith("Dask scheduler at tcp://127.0.0.1:")
+    assert ResultStore(tmp_path / "tcp" / "results.sqlite").rows() == ResultStore(tmp_path / "inline" / "results.sqlite").rows()
+
+
+def test_bad_dask_address_exits_2(tmp_path, capsys):
+    spec_path = write_spec(tmp_path, model={"n_hidden": [16]})
+    assert main(["sweep", str(spec_path), "--out", str(tmp_path / "o"), "--dask", "udp://x", "--no-progress"]) == 2
+    assert "expected 'local' or tcp://HOST:PORT" in capsys.readouterr().err
