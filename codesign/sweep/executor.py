@@ -19,7 +19,7 @@ from typing import Any
 
 from codesign.store import ResultStore
 from codesign.sweep.backends import make_backend
-from codesign.sweep.points import SweepPoint, expand
+from codesign.sweep.points import ModelPoint, SweepPoint, expand
 from codesign.sweep.progress import Progress
 from codesign.sweep.spec import SweepSpec
 from codesign.sweep.tasks import hardware_task, model_task
@@ -110,6 +110,14 @@ def run_sweep(
     return summary
 
 
+def estimated_cost(model: ModelPoint) -> float:
+    """Relative training cost of a model point (DESIGN §4: RTRL ~ n^4 per step, sparse ~ rho^2 n^4,
+    BPTT ~ n^2), times the sequences trained; only used to order work, never reported."""
+    n, rho = float(model.n_hidden), float(model.weight_density)
+    per_step = {"dense_rtrl": n**4, "sparse_rtrl": max(rho * rho, 0.05) * n**4, "bptt": 30 * n**2}.get(model.method, n**4)
+    return per_step * model.epochs * float(model.train_sequences or 1500)
+
+
 def trace_path_for(out_dir: Path, model_key: str) -> Path:
     return out_dir / "traces" / f"{model_key}.arrows"
 
@@ -128,7 +136,8 @@ def _drive(spec: SweepSpec, todo: list[SweepPoint], out_dir: Path, store: Result
             pending[backend.submit(hardware_task, evaluator, p, model_result, trace)] = ("hw", p)
 
     bar.start()
-    for model_key, pts in groups.items():
+    # longest first: the costliest model points start at once, so no worker idles at the end
+    for model_key, pts in sorted(groups.items(), key=lambda kv: -estimated_cost(kv[1][0].model)):
         known = store.get_model(model_key)
         if known is not None and trace_path_for(out_dir, model_key).is_file():
             submit_hardware(model_key, known)
