@@ -8,6 +8,7 @@ plain numeric arrays and UTF-8 JSON text, never code. The JSON lives in the arra
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -47,7 +48,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dic
     path in the message for anything that is not a checkpoint of this format."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
+        raise FileNotFoundError(errno.ENOENT, "checkpoint not found", str(path))
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}

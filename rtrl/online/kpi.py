@@ -37,7 +37,9 @@ class TrainKPIs:
     guard_events: int
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain dict; a non-finite float (e.g. train_loss of a 0-epoch run) becomes None so the
+        result is valid JSON."""
+        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in asdict(self).items()}
 
     def lines(self) -> list[str]:
         """Human-readable lines, each number with its unit."""

@@ -79,3 +79,9 @@ def test_trace_holds_the_training_steps_and_weight_updates(tmp_path, capsys):
     assert len(updates) == 6 * 2  # one per labelled (recall) step with update_every=1
     n_params = updates[0].macs
     assert all(r.kind == "elementwise" and r.bytes_written == {"weights": 4 * n_params} for r in updates)
+
+
+def test_zero_epochs_still_gives_valid_json(capsys):
+    assert main(["train", *TINY, "--epochs", "0", "--json"]) == 0
+    kpis = json.loads(capsys.readouterr().out)  # strict parser would reject NaN
+    assert kpis["train_loss"] is None and kpis["guard_events"] == 0
