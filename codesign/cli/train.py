@@ -16,7 +16,7 @@ from codesign.cli import UsageError
 
 DEFAULTS = {
     "method": "sparse_rtrl", "n_hidden": 64, "weight_density": 0.25, "threshold_mean": 0.3,
-    "epochs": 1, "lr": 1e-2, "optimizer": "adam", "clip_norm": 1.0, "seed": 0,
+    "epochs": 1, "lr": 1e-2, "lr_decay": 1.0, "optimizer": "adam", "clip_norm": 1.0, "seed": 0,
 }
 
 
@@ -35,6 +35,8 @@ def register(subparsers) -> None:
                    help=f"initial mean event threshold, in [0, 1] (default {DEFAULTS['threshold_mean']})")
     p.add_argument("--epochs", type=int, help=f"passes over the training set (default {DEFAULTS['epochs']})")
     p.add_argument("--lr", type=float, help=f"initial learning rate (default {DEFAULTS['lr']})")
+    p.add_argument("--lr-decay", type=float,
+                   help=f"learning-rate factor applied after each epoch, in (0, 1] (default {DEFAULTS['lr_decay']})")
     p.add_argument("--optimizer", choices=("sgd", "adam"), help=f"optimiser (default {DEFAULTS['optimizer']})")
     p.add_argument("--update-every", type=int,
                    help="steps between weight updates; 0 = once per sequence (default 1, BPTT 0)")
@@ -67,7 +69,7 @@ def _settings(args):
 
     given = {
         "method": args.method, "n_hidden": args.hidden, "weight_density": args.weight_density,
-        "threshold_mean": args.threshold_mean, "epochs": args.epochs, "lr": args.lr,
+        "threshold_mean": args.threshold_mean, "epochs": args.epochs, "lr": args.lr, "lr_decay": args.lr_decay,
         "optimizer": args.optimizer, "update_every": args.update_every, "clip_norm": args.clip_norm,
         "seed": args.seed,
     }
@@ -96,6 +98,8 @@ def _check(s: dict) -> None:
         raise UsageError(f"--epochs must be >= 0, got {s['epochs']}")
     if not s["lr"] > 0:
         raise UsageError(f"--lr must be > 0, got {s['lr']}")
+    if not 0.0 < s["lr_decay"] <= 1.0:
+        raise UsageError(f"--lr-decay must lie in (0, 1], got {s['lr_decay']}")
 
 
 class _Progress:

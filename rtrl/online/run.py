@@ -35,6 +35,7 @@ class RunSettings:
     optimizer: str = "adam"
     update_every: int | None = None  # None: 1 for the RTRL methods, 0 (per sequence) for BPTT
     clip_norm: float = 1.0
+    lr_decay: float = 1.0  # learning-rate factor per epoch
     seed: int = 0
     dtype: str = "float32"
 
@@ -93,7 +94,8 @@ def fit_task(
     learner = make_learner(model, settings.method)
     config = TrainConfig(
         epochs=settings.epochs, lr=settings.lr, optimizer=settings.optimizer,
-        update_every=settings.resolved_update_every(), clip_norm=settings.clip_norm, seed=settings.seed,
+        update_every=settings.resolved_update_every(), clip_norm=settings.clip_norm, lr_decay=settings.lr_decay,
+        seed=settings.seed,
         guard=guard or GuardConfig(),
     )
     trainer = OnlineTrainer(model, learner, config, recorder=recorder)

@@ -28,13 +28,15 @@ from .recording import StepRecorder, n_updated_params
 @dataclass(frozen=True)
 class TrainConfig:
     """``lr``: initial learning rate; ``update_every``: steps between updates (0 = per sequence);
-    ``clip_norm``: max global gradient norm (0 = off); ``seed``: shuffling order per epoch."""
+    ``clip_norm``: max global gradient norm (0 = off); ``lr_decay``: factor applied to the learning
+    rate at the end of every epoch (1 = constant); ``seed``: shuffling order per epoch."""
 
     epochs: int = 1
     lr: float = 1e-2
     optimizer: str = "adam"
     update_every: int = 1
     clip_norm: float = 1.0
+    lr_decay: float = 1.0
     shuffle: bool = True
     seed: int = 0
     guard: GuardConfig = field(default_factory=GuardConfig)
@@ -48,6 +50,8 @@ class TrainConfig:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
         if self.update_every < 0:
             raise ValueError(f"update_every must be >= 0 (0 = once per sequence), got {self.update_every}")
+        if not (0.0 < self.lr_decay <= 1.0):
+            raise ValueError(f"lr_decay must lie in (0, 1], got {self.lr_decay}")
         if not (self.clip_norm >= 0):
             raise ValueError(f"clip_norm must be >= 0 (0 = off), got {self.clip_norm}")
 
@@ -141,6 +145,7 @@ class OnlineTrainer:
             pos.epoch_loss_sum, pos.epoch_labelled = 0.0, 0
             pos.epoch += 1
             pos.index = 0
+            pos.lr *= cfg.lr_decay
         if checkpoint:
             self.save(checkpoint, meta)
         return pos

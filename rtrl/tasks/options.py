@@ -22,14 +22,15 @@ def resolve(task: str, defaults: dict[str, Any], given: dict[str, Any]) -> dict[
 
 
 def _convert(task: str, name: str, value: Any, default: Any) -> Any:
+    """Convert ``value`` (maybe a command-line string) to the type of ``default`` (int or float)."""
     kind = type(default)
-    if isinstance(value, bool) or (isinstance(value, float) and kind is int):
-        if not (kind is int and isinstance(value, float) and float(value).is_integer()):
-            raise ValueError(f"task {task!r}: option {name!r} must be {kind.__name__}, got {value!r}")
+    bad = isinstance(value, bool) or (kind is int and isinstance(value, float) and not value.is_integer())
     try:
-        return kind(value) if kind in (int, float) else value
+        if not bad:
+            return kind(value) if kind in (int, float) else value
     except (TypeError, ValueError):
-        raise ValueError(f"task {task!r}: option {name!r} must be {kind.__name__}, got {value!r}") from None
+        pass
+    raise ValueError(f"task {task!r}: option {name!r} must be {kind.__name__}, got {value!r}")
 
 
 def check(task: str, ok: bool, name: str, requirement: str, value: Any) -> None:

@@ -101,6 +101,13 @@ def test_weight_updates_are_recorded_inside_their_step():
 
 def test_bad_config_values():
     for kwargs in ({"lr": 0}, {"lr": float("nan")}, {"optimizer": "x"}, {"update_every": -1},
-                   {"epochs": -1}, {"clip_norm": -1.0}):
+                   {"epochs": -1}, {"clip_norm": -1.0}, {"lr_decay": 0.0}, {"lr_decay": 1.5}):
         with pytest.raises(ValueError):
             TrainConfig(**kwargs)
+
+
+def test_lr_decay_per_epoch():
+    model = FakeModel()
+    trainer = OnlineTrainer(model, FakeLearner(model), TrainConfig(epochs=3, lr=0.1, lr_decay=0.5))
+    trainer.fit(toy_dataset(n=3, n_steps=2))
+    assert trainer.progress.lr == pytest.approx(0.1 * 0.5**3)

@@ -1,0 +1,140 @@
+"""Accuracy of online learning (issue 7): digits with sparse RTRL vs BPTT, the copy task, and
+accuracy/activity vs weight density and threshold for digits, digits-events and sine.
+
+Writes the ``accuracy`` section of benchmarks/RESULTS.md. Runs in float32 on the CPU in about
+10 minutes on a shared 2-core machine. ``--quick`` shrinks everything for a smoke run.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._results import write_section  # noqa: E402
+from rtrl.online import RunSettings, fit_task  # noqa: E402
+
+QUICK = "--quick" in sys.argv
+
+HEADLINE = dict(task="digits", n_hidden=64, weight_density=0.25, threshold_mean=0.3, lr=3e-3,
+                epochs=2 if QUICK else 6, optimizer="adam", seed=0)
+COPY = dict(task="copy", task_options={"pattern_length": 5, "delay": 0, "n_train": 300 if QUICK else 2000},
+            n_hidden=64, weight_density=0.25, threshold_mean=0.3, lr=3e-3, epochs=1 if QUICK else 3, seed=0)
+# The sweep tables: smaller runs (subset of the training data, fewer epochs), same model family.
+N_TABLE_TRAIN = 100 if QUICK else 400
+TABLE_TASKS = {
+    "digits": {"n_train": N_TABLE_TRAIN},
+    "digits-events": {"n_train": N_TABLE_TRAIN},
+    "sine": {"n_train": N_TABLE_TRAIN, "n_test": 300},
+}
+TABLE_COMMON = dict(n_hidden=32, lr=1e-2, epochs=1 if QUICK else 2, seed=0)
+DENSITIES = (0.1, 0.25, 0.5, 1.0)
+THRESHOLDS = (0.1, 0.3, 0.5)
+
+
+def run(method: str, **kw):
+    start = time.monotonic()
+    result = fit_task(RunSettings(method=method, **kw))
+    seconds = time.monotonic() - start
+    k = result.kpis
+    print(f"  {kw.get('task')} {method} h={kw.get('n_hidden')} rho={kw.get('weight_density')} "
+          f"thr={kw.get('threshold_mean')}: acc {100 * k.test_accuracy:.2f} %, fired {100 * k.activity_fired:.1f} %, "
+          f"{k.step_time_ms:.3f} ms/step, {seconds:.0f} s", flush=True)
+    return result, seconds
+
+
+def headline() -> list[str]:
+    print("digits: sparse RTRL vs BPTT", flush=True)
+    sparse, t_sparse = run("sparse_rtrl", **HEADLINE)
+    bptt, t_bptt = run("bptt", **HEADLINE)
+    a, b = sparse.kpis, bptt.kpis
+    gap = 100 * (a.test_accuracy - b.test_accuracy)
+    ok = a.test_accuracy >= 0.90 and abs(gap) <= 2.0
+    s = HEADLINE
+    lines = [
+        "### digits: online sparse RTRL vs BPTT (same epochs)",
+        "",
+        f"Settings: sklearn digits row by row (8 steps x 8 features, 1,438 train / 359 test, split seed 0), "
+        f"EGRU n_hidden {s['n_hidden']}, weight density {s['weight_density']}, threshold mean "
+        f"{s['threshold_mean']}, pseudo-derivative (0.3, 0.5), float32, Adam lr {s['lr']}, clip norm 1.0, "
+        f"{s['epochs']} epochs, batch 1; sparse RTRL updates every step (the label is at the last step), "
+        "BPTT once per sequence.",
+        "",
+        "| method | test accuracy (%) | train loss (nats) | fired (% units/step) | support (% units/step) "
+        "| step time (ms) | learning state (bytes) | BPTT state (bytes) | guard events | wall time (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r, t in (("sparse_rtrl", a, t_sparse), ("bptt", b, t_bptt)):
+        lines.append(
+            f"| {name} | {100 * r.test_accuracy:.2f} | {r.train_loss:.4f} | {100 * r.activity_fired:.1f} | "
+            f"{100 * r.activity_support:.1f} | {r.step_time_ms:.3f} | {r.learning_state_bytes} | "
+            f"{r.bptt_state_bytes} | {r.guard_events} | {t:.0f} |"
+        )
+    lines += ["", f"Target (>= 90 %, within 2 points of BPTT): **{'met' if ok else 'NOT met'}** "
+                  f"(gap {gap:+.2f} points).", ""]
+    return lines
+
+
+def copy_task() -> list[str]:
+    print("copy, pattern length 5", flush=True)
+    r, t = run("sparse_rtrl", **COPY)
+    k = r.kpis
+    ok = k.test_accuracy >= 0.99
+    c = COPY
+    return [
+        "### copy task, pattern length 5",
+        "",
+        f"Settings: {c['task_options']['n_train']} train / 500 test random 5-bit patterns, delay 0 "
+        f"(T = 10 steps), online sparse RTRL, n_hidden {c['n_hidden']}, weight density {c['weight_density']}, "
+        f"threshold mean {c['threshold_mean']}, Adam lr {c['lr']}, {c['epochs']} epochs, update every step.",
+        "",
+        f"Bit accuracy **{100 * k.test_accuracy:.2f} %** (target >= 99 %: **{'met' if ok else 'NOT met'}**), "
+        f"train loss {k.train_loss:.4f} nats, fired {100 * k.activity_fired:.1f} % of units/step, "
+        f"{k.step_time_ms:.3f} ms/step, {t:.0f} s wall.",
+        "",
+    ]
+
+
+def sweep_tables() -> list[str]:
+    c = TABLE_COMMON
+    lines = [
+        "### accuracy and activity vs weight density and threshold",
+        "",
+        f"Settings: online sparse RTRL, n_hidden {c['n_hidden']}, Adam lr {c['lr']}, {c['epochs']} epochs on "
+        f"a subset of each training set (digits / digits-events: {N_TABLE_TRAIN} of 1,438 train images, full "
+        f"359-image test set; sine: {N_TABLE_TRAIN} train / 300 test, 4 frequencies, 32 steps, noise std 0.3); "
+        "digits-events: 4 steps per row, delta 0.25 (32 steps). Density rows use threshold mean 0.3; "
+        "threshold rows use density 0.25. Fired / support: mean % of hidden units per training step.",
+        "",
+        "| task | weight density | threshold mean | test accuracy (%) | fired (% units/step) "
+        "| support (% units/step) | step time (ms) | learning state (bytes) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for task, options in TABLE_TASKS.items():
+        print(f"table: {task}", flush=True)
+        configs = [(d, 0.3) for d in DENSITIES] + [(0.25, t) for t in THRESHOLDS if t != 0.3]
+        for density, thr in configs:
+            r, _ = run("sparse_rtrl", task=task, task_options=options, weight_density=density, threshold_mean=thr, **c)
+            k = r.kpis
+            lines.append(
+                f"| {task} | {density} | {thr} | {100 * k.test_accuracy:.2f} | {100 * k.activity_fired:.1f} | "
+                f"{100 * k.activity_support:.1f} | {k.step_time_ms:.3f} | {k.learning_state_bytes} |"
+            )
+    return lines + [""]
+
+
+def main() -> None:
+    start = time.monotonic()
+    lines = ["## Online learning accuracy (`benchmarks/bench_accuracy.py`)", ""]
+    lines += headline()
+    lines += copy_task()
+    lines += sweep_tables()
+    lines.append(f"Total benchmark wall time: {time.monotonic() - start:.0f} s{' (quick mode)' if QUICK else ''}.")
+    write_section("accuracy", "\n".join(lines))
+    print(f"done in {time.monotonic() - start:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
