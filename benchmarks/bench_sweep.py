@@ -41,12 +41,12 @@ def make_spec(folder: Path, real: bool) -> tuple[Path, str]:
             "schema": "accel-sim/sweep/1", "name": "bench40",
             "model": {"task": ["digits"], "method": ["sparse_rtrl"], "n_hidden": [24, 32],
                       "weight_density": [0.1, 0.25]},
-            "training": {"epochs": 1, "train_sequences": 800, "test_sequences": 200, "trace_sequences": 8},
+            "training": {"epochs": 1, "train_sequences": 1200, "test_sequences": 200, "trace_sequences": 8},
             "hardware": {"configs": [str(ROOT / "hw_configs" / f"{c}.yaml") for c in CONFIGS],
                          "fidelity": ["L1", "L0"]},
         }
         what = ("real pipeline: 4 model points (sparse RTRL on digits, n_hidden 24/32 x weight density 0.1/0.25, "
-                "800 training sequences, 8 traced) x 5 shipped configs x fidelity L1/L0")
+                "1200 training sequences, 8 traced) x 5 shipped configs x fidelity L1/L0")
     else:
         for c in CONFIGS:
             (folder / f"{c}.yaml").write_text("# placeholder\n")

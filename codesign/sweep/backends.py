@@ -66,12 +66,14 @@ class InlineBackend:
 
 
 class ProcessBackend:
-    """``workers`` local processes (spawned, so no state leaks from the parent)."""
+    """``workers`` local processes: forked where the platform can (they start at once with the
+    parent's modules already imported; the parent runs no threads), spawned elsewhere."""
 
     def __init__(self, workers: int) -> None:
         _single_thread_env()
         self.description = f"{workers} local worker processes"
-        self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method))
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future:
         return self._pool.submit(fn, *args)
