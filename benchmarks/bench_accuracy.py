@@ -18,8 +18,10 @@ from rtrl.online import RunSettings, fit_task  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 
-HEADLINE = dict(task="digits", n_hidden=64, weight_density=0.25, threshold_mean=0.3, lr=3e-3,
-                epochs=2 if QUICK else 6, optimizer="adam", seed=0)
+HEADLINE = dict(task="digits", n_hidden=64, weight_density=0.25, threshold_mean=0.3, lr=3e-3, lr_decay=0.8,
+                epochs=2 if QUICK else 6, optimizer="adam")
+SEEDS = (0,) if QUICK else (0, 1, 2)
+DRIFT_SEQUENCES = 300
 COPY = dict(task="copy", task_options={"pattern_length": 5, "delay": 0, "n_train": 300 if QUICK else 2000},
             n_hidden=64, weight_density=0.25, threshold_mean=0.3, lr=3e-3, epochs=1 if QUICK else 3, seed=0)
 # The sweep tables: smaller runs (subset of the training data, fewer epochs), same model family.
@@ -47,34 +49,60 @@ def run(method: str, **kw):
 
 def headline() -> list[str]:
     print("digits: sparse RTRL vs BPTT", flush=True)
-    sparse, t_sparse = run("sparse_rtrl", **HEADLINE)
-    bptt, t_bptt = run("bptt", **HEADLINE)
-    a, b = sparse.kpis, bptt.kpis
-    gap = 100 * (a.test_accuracy - b.test_accuracy)
-    ok = a.test_accuracy >= 0.90 and abs(gap) <= 2.0
+    rows, gaps, accs, bptt_accs = [], [], [], []
+    for seed in SEEDS:
+        pair = []
+        for method in ("sparse_rtrl", "bptt"):
+            r, t = run(method, **{**HEADLINE, "seed": seed})
+            pair.append(r.kpis)
+            k = r.kpis
+            rows.append(
+                f"| {seed} | {method} | {100 * k.test_accuracy:.2f} | {k.train_loss:.4f} | {100 * k.activity_fired:.1f} | "
+                f"{100 * k.activity_support:.1f} | {k.step_time_ms:.3f} | {k.learning_state_bytes} | "
+                f"{k.bptt_state_bytes} | {k.guard_events} | {t:.0f} |"
+            )
+        accs.append(pair[0].test_accuracy)
+        bptt_accs.append(pair[1].test_accuracy)
+        gaps.append(100 * (pair[0].test_accuracy - pair[1].test_accuracy))
+    mean_acc, mean_bptt = sum(accs) / len(accs), sum(bptt_accs) / len(bptt_accs)
+    gap = 100 * (mean_acc - mean_bptt)
+    ok = mean_acc >= 0.90 and abs(gap) <= 2.0
+    drift = trajectory_drift()
     s = HEADLINE
-    lines = [
+    return [
         "### digits: online sparse RTRL vs BPTT (same epochs)",
         "",
-        f"Settings: sklearn digits row by row (8 steps x 8 features, 1,438 train / 359 test, split seed 0), "
-        f"EGRU n_hidden {s['n_hidden']}, weight density {s['weight_density']}, threshold mean "
-        f"{s['threshold_mean']}, pseudo-derivative (0.3, 0.5), float32, Adam lr {s['lr']}, clip norm 1.0, "
-        f"{s['epochs']} epochs, batch 1; sparse RTRL updates every step (the label is at the last step), "
-        "BPTT once per sequence.",
+        f"Settings: sklearn digits row by row (8 steps x 8 features, 1,438 train / 359 test), EGRU n_hidden "
+        f"{s['n_hidden']}, weight density {s['weight_density']}, threshold mean {s['threshold_mean']}, "
+        f"pseudo-derivative (0.3, 0.5), float32, Adam lr {s['lr']} x {s['lr_decay']} per epoch, clip norm 1.0, "
+        f"{s['epochs']} epochs, batch 1, seeds {list(SEEDS)} (seed sets split, init and order; both methods "
+        "get the same seed). Sparse RTRL updates every step (the label is at the last step), BPTT once per "
+        "sequence, so both make the same updates from the same exact gradient.",
         "",
-        "| method | test accuracy (%) | train loss (nats) | fired (% units/step) | support (% units/step) "
+        "| seed | method | test accuracy (%) | train loss (nats) | fired (% units/step) | support (% units/step) "
         "| step time (ms) | learning state (bytes) | BPTT state (bytes) | guard events | wall time (s) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        f"Mean test accuracy: sparse RTRL **{100 * mean_acc:.2f} %**, BPTT **{100 * mean_bptt:.2f} %** "
+        f"(per-seed gaps {', '.join(f'{g:+.2f}' for g in gaps)} points). Target (>= 90 %, within 2 points of "
+        f"BPTT, on the mean over seeds): **{'met' if ok else 'NOT met'}** (mean gap {gap:+.2f} points).",
+        "",
+        f"Why the runs differ at all: after {DRIFT_SEQUENCES} online updates the two methods' float32 "
+        f"parameters differ by at most {drift:.1e} (round-off); over thousands of batch-1 updates that "
+        "round-off grows chaotically, so each seed's pair ends at different but equally good weights.",
+        "",
     ]
-    for name, r, t in (("sparse_rtrl", a, t_sparse), ("bptt", b, t_bptt)):
-        lines.append(
-            f"| {name} | {100 * r.test_accuracy:.2f} | {r.train_loss:.4f} | {100 * r.activity_fired:.1f} | "
-            f"{100 * r.activity_support:.1f} | {r.step_time_ms:.3f} | {r.learning_state_bytes} | "
-            f"{r.bptt_state_bytes} | {r.guard_events} | {t:.0f} |"
-        )
-    lines += ["", f"Target (>= 90 %, within 2 points of BPTT): **{'met' if ok else 'NOT met'}** "
-                  f"(gap {gap:+.2f} points).", ""]
-    return lines
+
+
+def trajectory_drift() -> float:
+    """Max |parameter difference| between sparse RTRL and BPTT after DRIFT_SEQUENCES updates."""
+    import numpy as np
+
+    options = {**HEADLINE, "epochs": 1, "task_options": {"n_train": DRIFT_SEQUENCES}}
+    a = fit_task(RunSettings(method="sparse_rtrl", **options)).model.params
+    b = fit_task(RunSettings(method="bptt", **options)).model.params
+    return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
 
 
 def copy_task() -> list[str]:
