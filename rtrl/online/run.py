@@ -94,9 +94,8 @@ def fit_task(
     learner = make_learner(model, settings.method)
     config = TrainConfig(
         epochs=settings.epochs, lr=settings.lr, optimizer=settings.optimizer,
-        update_every=settings.resolved_update_every(), clip_norm=settings.clip_norm, lr_decay=settings.lr_decay,
-        seed=settings.seed,
-        guard=guard or GuardConfig(),
+        update_every=settings.resolved_update_every(), clip_norm=settings.clip_norm,
+        lr_decay=settings.lr_decay, seed=settings.seed, guard=guard or GuardConfig(),
     )
     trainer = OnlineTrainer(model, learner, config, recorder=recorder)
     if resume is not None:
@@ -106,7 +105,7 @@ def fit_task(
         on_progress=on_progress, meta=settings.to_dict(),
     )
     test = evaluate(make_learner(model, "bptt"), task.test, model.n_hidden)
-    bptt = make_learner(model, "bptt")
+    bptt = make_learner(model, "bptt")  # what BPTT would hold for one training sequence
     for x, target in zip(task.train.xs[0], task.train.targets[0]):
         bptt.step(x, int(target))
     steps = max(progress.steps, 1)
