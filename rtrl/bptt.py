@@ -2,7 +2,7 @@
 and differentiates backwards through it when ``grads()`` is asked for.
 
 Online use is truncated BPTT: ``zero_grad()`` drops the stored history, so later gradients do
-not flow back past that point.
+not flow back past that point. Written against the model's array module (numpy or CuPy).
 """
 
 from __future__ import annotations
@@ -69,9 +69,9 @@ class BPTT(Learner):
              written={"history": self.history[-1].nbytes})
 
     def _recurrent_grads(self) -> dict[str, np.ndarray]:
-        p, model = self.model.params, self.model
-        grads = {name: np.zeros_like(p[name]) for name in RECURRENT_PATH}
-        ds = np.zeros(model.n_hidden, model.dtype)
+        p, model, xp = self.model.params, self.model, self.xp
+        grads = {name: xp.zeros_like(p[name]) for name in RECURRENT_PATH}
+        ds = xp.zeros(model.n_hidden, model.dtype)
         for saved in reversed(self.history):
             prev = events(saved.s_prev, p["thr"], *model.pseudo_derivative)
             g = saved.gates
@@ -80,9 +80,9 @@ class BPTT(Learner):
             g_u, g_r, g_z = ds * g.d_u, ds * g.d_r, ds * g.d_z
             g_rz = g_z * g.r
             for name, gvec in zip(INPUT_WEIGHTS, (g_u, g_r, g_z)):
-                grads[name] += np.outer(gvec, saved.x)
+                grads[name] += xp.outer(gvec, saved.x)
             for name, gvec in zip(RECURRENT_WEIGHTS, (g_u, g_r, g_rz)):
-                grads[name] += np.outer(gvec, prev.y)
+                grads[name] += xp.outer(gvec, prev.y)
             for name, gvec in zip(("b_u", "b_r", "b_z", "b_rz"), (g_u, g_r, g_z, g_rz)):
                 grads[name] += gvec
             dy = p["R_u"].T @ g_u + p["R_r"].T @ g_r + p["R_z"].T @ g_rz

@@ -2,6 +2,7 @@
 
 All vectors have shape (n_hidden,) unless stated. Learners compute the pre-activations
 themselves (dense or sparse), then call these functions, so the equations live only here.
+Arrays may be numpy or CuPy; every function works in the array module of its inputs.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from rtrl.backend import array_module
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,22 +35,23 @@ class Events:
 
     @property
     def fired(self) -> np.ndarray:
-        return np.flatnonzero(self.o)
+        return array_module(self.o).flatnonzero(self.o)
 
     @property
     def support(self) -> np.ndarray:
-        return np.flatnonzero(self.dH)
+        return array_module(self.dH).flatnonzero(self.dH)
 
     @property
     def active(self) -> np.ndarray:
         """A: units that fired or lie in the pseudo-derivative support (where dy != 0 may hold)."""
-        return np.flatnonzero((self.o != 0) | (self.dH != 0))
+        return array_module(self.o).flatnonzero((self.o != 0) | (self.dH != 0))
 
 
 def events(s: np.ndarray, thr: np.ndarray, gamma: float, eps: float) -> Events:
+    xp = array_module(s)
     v = s - thr
     o = (v > 0).astype(s.dtype)
-    dH = (gamma * np.maximum(0.0, 1.0 - np.abs(v) / eps)).astype(s.dtype)
+    dH = (gamma * xp.maximum(0.0, 1.0 - xp.abs(v) / eps)).astype(s.dtype)
     return Events(
         s=s, o=o, dH=dH, y=o * s, c=s - o * thr,
         dy=o + s * dH, dc=1.0 - thr * dH, dy_thr=-s * dH, dc_thr=-o + thr * dH,
@@ -73,16 +77,17 @@ class Gates:
     diag: np.ndarray
 
 
-def _sigmoid(a: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * a))
+def _sigmoid(a: np.ndarray, xp=np) -> np.ndarray:
+    return 0.5 * (1.0 + xp.tanh(0.5 * a))
 
 
 def gates(params: dict, wx: np.ndarray, ry: np.ndarray, prev: Events) -> Gates:
     """Gate step. ``wx`` and ``ry`` are (3, n): rows u, r, z of W x and R y."""
-    u = _sigmoid(wx[0] + ry[0] + params["b_u"])
-    r = _sigmoid(wx[1] + ry[1] + params["b_r"])
+    xp = array_module(wx)
+    u = _sigmoid(wx[0] + ry[0] + params["b_u"], xp)
+    r = _sigmoid(wx[1] + ry[1] + params["b_r"], xp)
     hz = ry[2] + params["b_rz"]
-    z = np.tanh(wx[2] + r * hz + params["b_z"])
+    z = xp.tanh(wx[2] + r * hz + params["b_z"])
     s = u * prev.c + (1.0 - u) * z
     d_z = (1.0 - u) * (1.0 - z * z)
     return Gates(
@@ -96,21 +101,22 @@ def gates(params: dict, wx: np.ndarray, ry: np.ndarray, prev: Events) -> Gates:
 
 def recurrent_coefficients(g: Gates) -> np.ndarray:
     """(3, n): ds_i/dR_*[i, j] = coef[*, i] * y_j, for R_u, R_r, R_z (also the rows of G)."""
-    return np.stack([g.d_u, g.d_r, g.d_z * g.r])
+    return array_module(g.u).stack([g.d_u, g.d_r, g.d_z * g.r])
 
 
 def input_coefficients(g: Gates) -> np.ndarray:
     """(3, n): ds_i/dW_*[i, k] = coef[*, i] * x_k, for W_u, W_r, W_z."""
-    return np.stack([g.d_u, g.d_r, g.d_z])
+    return array_module(g.u).stack([g.d_u, g.d_r, g.d_z])
 
 
 def bias_coefficients(g: Gates) -> np.ndarray:
     """(4, n): ds_i/db_*[i] for b_u, b_r, b_z, b_rz."""
-    return np.stack([g.d_u, g.d_r, g.d_z, g.d_z * g.r])
+    return array_module(g.u).stack([g.d_u, g.d_r, g.d_z, g.d_z * g.r])
 
 
 def dense_preactivations(params: dict, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Dense W x and R y, each (3, n) in gate order u, r, z (masked entries multiply as zeros)."""
-    wx = np.stack([params["W_u"] @ x, params["W_r"] @ x, params["W_z"] @ x])
-    ry = np.stack([params["R_u"] @ y, params["R_r"] @ y, params["R_z"] @ y])
+    xp = array_module(y)
+    wx = xp.stack([params["W_u"] @ x, params["W_r"] @ x, params["W_z"] @ x])
+    ry = xp.stack([params["R_u"] @ y, params["R_r"] @ y, params["R_z"] @ y])
     return wx, ry

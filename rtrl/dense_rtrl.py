@@ -2,6 +2,7 @@
 
 The baseline sparse RTRL is measured against: per step it forms the whole Jacobian J (n x n)
 and computes M <- J M + Mbar with a dense matrix product (n^2 P multiply-accumulates).
+Written against the model's array module (numpy or CuPy).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from rtrl.cell import (
     Events, bias_coefficients, dense_preactivations, gates, input_coefficients, recurrent_coefficients,
 )
 from rtrl.layout import InfluenceLayout
-from rtrl.learner import Learner, StepOutput
+from rtrl.learner import Learner, StepOutput, host_copy
 from rtrl.model import BIASES, INPUT_WEIGHTS, RECURRENT_WEIGHTS
 from rtrl.recording import emit
 
@@ -24,17 +25,17 @@ class DenseRTRL(Learner):
     def __init__(self, model, recorder=None) -> None:
         self.layout = InfluenceLayout(model, masked_only=False)
         n = model.n_hidden
-        self._units = np.arange(n)
+        self._units = model.xp.arange(n)
         super().__init__(model, recorder)
 
     def _reset_learning_state(self) -> None:
-        self.M = np.zeros((self.model.n_hidden, self.layout.n_columns), self.model.dtype)
+        self.M = self.xp.zeros((self.model.n_hidden, self.layout.n_columns), self.model.dtype)
 
     def _zero_recurrent_grads(self) -> None:
-        self._grad = np.zeros(self.layout.n_columns, self.model.dtype)
+        self._grad = self.xp.zeros(self.layout.n_columns, self.model.dtype)
 
     def _step(self, x: np.ndarray, target: int, prev: Events) -> StepOutput:
-        p, lay, units = self.model.params, self.layout, self._units
+        p, lay, units, xp = self.model.params, self.layout, self._units, self.xp
         wx, ry = dense_preactivations(p, x, prev.y)
         g = gates(p, wx, ry, prev)
         rc = recurrent_coefficients(g)
@@ -46,7 +47,7 @@ class DenseRTRL(Learner):
         rows = units[:, None]
         for coef, names, src in ((input_coefficients(g), INPUT_WEIGHTS, x), (rc, RECURRENT_WEIGHTS, prev.y)):
             for gi, name in enumerate(names):
-                cols = lay.start[name] + rows * src.size + np.arange(src.size)[None, :]
+                cols = lay.start[name] + rows * src.size + xp.arange(src.size)[None, :]
                 M[rows, cols] += coef[gi][:, None] * src[None, :]
         for gi, name in enumerate(BIASES):
             M[units, lay.start[name] + units] += bias_coefficients(g)[gi]
@@ -90,9 +91,9 @@ class DenseRTRL(Learner):
         return int(self.M.nbytes)
 
     def get_state(self) -> dict[str, np.ndarray]:
-        return {"s": self.s.copy(), "influence": self.M.copy(), "grad": self._grad.copy(),
+        return {"s": host_copy(self.s), "influence": host_copy(self.M), "grad": host_copy(self._grad),
                 **self._common_state()}
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
-        self.s, self.M, self._grad = (np.array(state[k], self.model.dtype) for k in ("s", "influence", "grad"))
+        self.s, self.M, self._grad = (self._device_copy(state[k]) for k in ("s", "influence", "grad"))
         self._set_common_state(state)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rtrl.backend import array_module
 from rtrl.model import BIASES, EGRU, MASKED
 
 
@@ -13,7 +14,8 @@ class InfluenceLayout:
     With ``masked_only`` (sparse RTRL) the weight groups hold only their unmasked entries, in
     row-major order; otherwise (dense RTRL) every entry, masked ones included (stored as zero).
     ``rows[name]`` / ``srcs[name]`` give, per column of a weight group, the unit i and the input
-    or source unit j of W[i, j]; biases and thresholds have one column per unit.
+    or source unit j of W[i, j]; biases and thresholds have one column per unit. These index
+    arrays are numpy; ``unflatten`` works on numpy or CuPy vectors (device copies are cached).
     """
 
     def __init__(self, model: EGRU, masked_only: bool) -> None:
@@ -32,18 +34,28 @@ class InfluenceLayout:
             self.start[name] = col
             col += n
         self.n_columns = col
+        self._device_index: dict[str, tuple] = {}
 
     def columns(self, name: str) -> slice:
         size = self.rows[name].size if name in self.rows else self.n_hidden
         return slice(self.start[name], self.start[name] + size)
 
     def unflatten(self, vector: np.ndarray) -> dict[str, np.ndarray]:
-        """(P,) gradient vector -> dict of recurrent-path parameter arrays."""
+        """(P,) gradient vector -> dict of recurrent-path parameter arrays (same array module)."""
+        xp = array_module(vector)
         out: dict[str, np.ndarray] = {}
         for name, shape in self.shapes.items():
-            grad = np.zeros(shape, vector.dtype)
-            grad[self.rows[name], self.srcs[name]] = vector[self.columns(name)]
+            grad = xp.zeros(shape, vector.dtype)
+            grad[self._index(name, xp)] = vector[self.columns(name)]
             out[name] = grad
         for name in BIASES + ("thr",):
             out[name] = vector[self.columns(name)].copy()
         return out
+
+    def _index(self, name: str, xp) -> tuple:
+        """(rows, srcs) of weight group ``name`` as arrays of module ``xp``."""
+        if xp is np:
+            return self.rows[name], self.srcs[name]
+        if name not in self._device_index:
+            self._device_index[name] = (xp.asarray(self.rows[name]), xp.asarray(self.srcs[name]))
+        return self._device_index[name]

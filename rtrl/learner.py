@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from accel_sim.trace.schema import Label, OpKind, Recorder
+from rtrl.backend import to_host
 from rtrl.cell import Events, events
 from rtrl.model import EGRU
 from rtrl.readout import ReadoutResult, readout
@@ -17,7 +18,8 @@ from rtrl.recording import GATE_MACS_PER_UNIT, emit
 class StepOutput:
     """Result of one online step: ``loss`` (nats; 0 when the target is -1), ``logits`` (n_out,),
     ``n_fired`` / ``n_support``: units of the previous state that fired / lie in the
-    pseudo-derivative support (the step's active set is their union)."""
+    pseudo-derivative support (the step's active set is their union). On the GPU ``logits``
+    is a CuPy array (``rtrl.backend.to_host`` copies it to numpy)."""
 
     loss: float
     logits: np.ndarray
@@ -32,6 +34,10 @@ class Learner:
     ``grads()`` for the gradient of the loss summed since the last ``reset``/``zero_grad``.
     Parameters are read from ``model.params`` at every step, so ``model.set_params`` between
     steps takes effect immediately (the learning state is kept, as online RTRL does).
+
+    The learner runs on the model's device (``model.xp``): on the GPU its state and the arrays
+    ``grads()`` returns are CuPy arrays; ``get_state`` / ``set_state`` exchange numpy arrays.
+    Recorded operations are identical on both devices (counts are taken from index-array sizes).
     """
 
     method = ""
@@ -39,6 +45,7 @@ class Learner:
     def __init__(self, model: EGRU, recorder: Recorder | None = None) -> None:
         self.model = model
         self.recorder = recorder
+        self.xp = model.xp
         self.t = 0  # steps taken since construction (the trace's step index)
         self.itemsize = model.dtype.itemsize
         self.reset()
@@ -46,22 +53,22 @@ class Learner:
     # -- online interface -------------------------------------------------------------------
     def reset(self) -> None:
         """Start a new sequence: s_0 = 0, learning state and gradients cleared."""
-        self.s = np.zeros(self.model.n_hidden, self.model.dtype)
+        self.s = self.xp.zeros(self.model.n_hidden, self.model.dtype)
         self._reset_learning_state()
         self.zero_grad()
 
     def zero_grad(self) -> None:
-        n = self.model.n_hidden
+        n, xp = self.model.n_hidden, self.xp
         self.loss_sum = 0.0
-        self._thr_direct = np.zeros(n, self.model.dtype)
-        self._dW_o = np.zeros_like(self.model.params["W_o"])
-        self._db_o = np.zeros_like(self.model.params["b_o"])
+        self._thr_direct = xp.zeros(n, self.model.dtype)
+        self._dW_o = xp.zeros_like(self.model.params["W_o"])
+        self._db_o = xp.zeros_like(self.model.params["b_o"])
         self._zero_recurrent_grads()
 
     def step(self, x: np.ndarray, target: int = -1) -> StepOutput:
         """Advance one step with input ``x`` (n_in,) and ``target`` (int, -1 for none)."""
         model = self.model
-        x = np.asarray(x, dtype=model.dtype)
+        x = to_host(x).astype(model.dtype, copy=False)
         if x.shape != (model.n_in,):
             raise ValueError(f"x must have shape ({model.n_in},), got {x.shape}")
         if not np.all(np.isfinite(x)):
@@ -69,25 +76,27 @@ class Learner:
         target = int(target)
         if not -1 <= target < model.n_out:
             raise ValueError(f"target must lie in [-1, {model.n_out}), got {target}")
+        x = self.xp.asarray(x)
         prev = events(self.s, model.params["thr"], *model.pseudo_derivative)
         rec = self.recorder
         if rec is not None:
-            rec.begin_step(self.t, prev.fired, prev.support)
+            rec.begin_step(self.t, to_host(prev.fired), to_host(prev.support))
         out = self._step(x, target, prev)
         if rec is not None:
             rec.end_step()
         self.t += 1
         self.loss_sum += out.loss
-        return StepOutput(out.loss, out.logits, int(prev.o.sum()), int(np.count_nonzero(prev.dH)))
+        return StepOutput(out.loss, out.logits, int(prev.o.sum()), int(self.xp.count_nonzero(prev.dH)))
 
     def grads(self) -> dict[str, np.ndarray]:
-        """Gradient of the summed loss since the last reset/zero_grad; masked entries are 0."""
+        """Gradient of the summed loss since the last reset/zero_grad; masked entries are 0.
+        Arrays on the model's device (CuPy arrays on the GPU)."""
         grads = self._recurrent_grads()
         grads["thr"] = grads["thr"] + self._thr_direct
         grads["W_o"] = self._dW_o.copy()
         grads["b_o"] = self._db_o.copy()
-        for name, mask in self.model.masks.items():
-            grads[name] = np.where(mask, grads[name], 0).astype(self.model.dtype)
+        for name, mask in self.model.device_masks.items():
+            grads[name] = self.xp.where(mask, grads[name], 0).astype(self.model.dtype)
         return grads
 
     # -- shared pieces ----------------------------------------------------------------------
@@ -117,13 +126,17 @@ class Learner:
              written={"state": n * b, "activations": 6 * n * b})
 
     def _common_state(self) -> dict[str, np.ndarray]:
-        return {"thr_direct": self._thr_direct.copy(), "dW_o": self._dW_o.copy(), "db_o": self._db_o.copy(),
-                "loss_sum": np.array(self.loss_sum), "t": np.array(self.t)}
+        """Host (numpy) copies of the state every learner keeps."""
+        return {"thr_direct": host_copy(self._thr_direct), "dW_o": host_copy(self._dW_o),
+                "db_o": host_copy(self._db_o), "loss_sum": np.array(self.loss_sum), "t": np.array(self.t)}
 
     def _set_common_state(self, state: dict[str, np.ndarray]) -> None:
-        dtype = self.model.dtype
-        self._thr_direct, self._dW_o, self._db_o = (np.array(state[k], dtype) for k in ("thr_direct", "dW_o", "db_o"))
+        self._thr_direct, self._dW_o, self._db_o = (self._device_copy(state[k]) for k in ("thr_direct", "dW_o", "db_o"))
         self.loss_sum, self.t = float(state["loss_sum"]), int(state["t"])
+
+    def _device_copy(self, a) -> np.ndarray:
+        """A fresh copy of ``a`` (numpy or CuPy) on the model's device, in the model's dtype."""
+        return self.xp.array(to_host(a) if self.xp is np else a, self.model.dtype)
 
     # -- subclass hooks ---------------------------------------------------------------------
     def _reset_learning_state(self) -> None:
@@ -147,3 +160,8 @@ class Learner:
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
+
+
+def host_copy(a) -> np.ndarray:
+    """A numpy copy of ``a`` (numpy or CuPy)."""
+    return np.array(to_host(a), copy=True)

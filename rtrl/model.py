@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rtrl.backend import resolve, to_host
+
 INPUT_WEIGHTS = ("W_u", "W_r", "W_z")
 RECURRENT_WEIGHTS = ("R_u", "R_r", "R_z")
 MASKED = INPUT_WEIGHTS + RECURRENT_WEIGHTS
@@ -24,6 +26,11 @@ class EGRU:
     ``weight_density`` in (0, 1] is the fraction of kept entries in all six weight matrices
     (``input_density`` overrides it for ``W_*``). Thresholds start near ``threshold_mean`` and
     lie in [0, 1]. ``pseudo_derivative=(gamma, eps)`` sets dH/dv = gamma * max(0, 1 - |v|/eps).
+
+    ``device`` ("cpu" default, "gpu", or an array module, see ``rtrl.backend``) decides where
+    ``params`` live: numpy arrays on the CPU, CuPy arrays on the GPU. ``masks`` are always numpy;
+    ``device_masks`` holds the same masks on the device. The random draws are made with numpy, so
+    a seed gives the same model on every device.
     """
 
     def __init__(
@@ -37,7 +44,11 @@ class EGRU:
         seed: int = 0,
         dtype=np.float32,
         input_density: float | None = None,
+        device="cpu",
     ) -> None:
+        self.backend = resolve(device)
+        self.xp = self.backend.xp
+        self.device = self.backend.name
         for name, value in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"EGRU: {name} must be a positive integer, got {value!r}")
@@ -74,24 +85,27 @@ class EGRU:
         params["thr"] = np.clip(self.threshold_mean + 0.05 * rng.standard_normal(n), 0.0, 1.0)
         params["W_o"] = rng.normal(0.0, 1.0 / np.sqrt(n), (self.n_out, n))
         params["b_o"] = np.zeros(self.n_out)
-        self.params = {key: value.astype(self.dtype) for key, value in params.items()}
+        self.params = {key: self.xp.asarray(value.astype(self.dtype)) for key, value in params.items()}
+        self.device_masks = {key: self.xp.asarray(mask) for key, mask in self.masks.items()}
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         return {key: value.shape for key, value in self.params.items()}
 
     def set_params(self, new_params: dict[str, np.ndarray]) -> None:
-        """Replace all parameters. Same keys and shapes; masked entries must be exactly zero."""
+        """Replace all parameters. Same keys and shapes; masked entries must be exactly zero.
+        Values may be numpy or (on the GPU) CuPy arrays; they are copied onto the model's device."""
         if set(new_params) != set(PARAM_NAMES):
             missing, extra = set(PARAM_NAMES) - set(new_params), set(new_params) - set(PARAM_NAMES)
             raise ValueError(f"set_params: keys differ (missing {sorted(missing)}, unknown {sorted(extra)})")
         checked = {}
+        xp = self.xp
         for key, value in new_params.items():
-            value = np.asarray(value)
+            value = to_host(value) if xp is np else xp.asarray(value)
             if value.shape != self.params[key].shape:
                 raise ValueError(f"set_params: {key} has shape {value.shape}, expected {self.params[key].shape}")
-            if not np.all(np.isfinite(value)):
+            if not bool(xp.all(xp.isfinite(value))):
                 raise ValueError(f"set_params: {key} contains NaN or inf")
-            if key in self.masks and np.any(value[~self.masks[key]] != 0):
+            if key in self.masks and bool(xp.any(value[~self.device_masks[key]] != 0)):
                 raise ValueError(f"set_params: {key} is non-zero at a masked entry")
             checked[key] = value.astype(self.dtype, copy=True)
         self.params = checked
@@ -102,9 +116,10 @@ class EGRU:
         return weights + (len(BIASES) + 1) * self.n_hidden
 
     def check_sequence(self, xs: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Validate a sequence: ``xs`` (T, n_in) finite, ``targets`` (T,) ints in [-1, n_out)."""
-        xs = np.asarray(xs)
-        targets = np.asarray(targets)
+        """Validate a sequence: ``xs`` (T, n_in) finite, ``targets`` (T,) ints in [-1, n_out).
+        Returns host (numpy) arrays, whatever the device."""
+        xs = to_host(xs)
+        targets = to_host(targets)
         if xs.ndim != 2 or xs.shape[1] != self.n_in:
             raise ValueError(f"xs must have shape (T, {self.n_in}), got {xs.shape}")
         if targets.shape != (xs.shape[0],):

@@ -9,6 +9,12 @@
 * The immediate influence of W[i, j] / R[i, j] is scattered only where x_j / y_j is non-zero.
 * The gradient contraction reads only the |A_t| rows of M where dL/ds_t can be non-zero.
 * The forward products W x and R y use only non-zero inputs and events (event-based).
+
+Devices (``model.device``): one algorithm written against the array module ``xp``. With
+``kernels="generic"`` (the CPU default) the influence update is the CSR product (scipy on the
+CPU, cupyx on the GPU) or the dense block; with ``kernels="fused"`` (the GPU default) it runs
+the fused kernels of ``rtrl.kernels`` (CUDA on the GPU, their numpy twins on the CPU) and falls
+back to the generic dense block when G[:, A] is well filled.
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ import scipy.sparse as sp
 from scipy.linalg.blas import get_blas_funcs
 
 from accel_sim.trace.schema import Label, OpKind
+from rtrl.backend import array_module
 from rtrl.cell import Events, bias_coefficients, gates, input_coefficients, recurrent_coefficients
 from rtrl.layout import InfluenceLayout
-from rtrl.learner import Learner, StepOutput
+from rtrl.learner import Learner, StepOutput, host_copy
 from rtrl.model import BIASES, INPUT_WEIGHTS, MASKED, RECURRENT_WEIGHTS
 from rtrl.recording import INDEX_BYTES, emit
 
@@ -34,10 +41,15 @@ def uses_dense_block(g_nnz: int, n_hidden: int, n_active: int) -> bool:
 
 
 class SparseRTRL(Learner):
+    """``kernels``: None (fused on the GPU, generic on the CPU), "generic" or "fused"."""
+
     method = "sparse_rtrl"
 
-    def __init__(self, model, recorder=None) -> None:
-        n, n_in = model.n_hidden, model.n_in
+    def __init__(self, model, recorder=None, kernels: str | None = None) -> None:
+        if kernels not in (None, "generic", "fused"):
+            raise ValueError(f"kernels must be 'generic' or 'fused', got {kernels!r}")
+        self.kernels = kernels or ("fused" if model.backend.is_gpu else "generic")
+        n, n_in, xp = model.n_hidden, model.n_in, model.xp
         lay = self.layout = InfluenceLayout(model, masked_only=True)
         # Every kept weight entry e, W groups first: its unit row, gate-row (into the stacked
         # 6n pre-activation / coefficient vector), source (into [x, y]), column in M and flat index
@@ -53,79 +65,108 @@ class SparseRTRL(Learner):
             cols.append(np.arange(lay.columns(name).start, lay.columns(name).stop))
             flat.append(offset + r * fan_in + j)
             offset += n * fan_in
-        self._e_rows, self._e_gate, self._e_src, self._e_cols, self._e_flat = (
-            np.concatenate(a).astype(np.int64) for a in (rows, gate_rows, srcs, cols, flat)
-        )
+        entries = [np.concatenate(a).astype(np.int64) for a in (rows, gate_rows, srcs, cols, flat)]
         self._n_input_entries = sum(lay.rows[name].size for name in INPUT_WEIGHTS)
         # Union sparsity of the recurrent masks (the sparsity of G), row-major.
         union = model.masks["R_u"] | model.masks["R_r"] | model.masks["R_z"]
-        self._g_rows, self._g_cols = (a.astype(np.int64) for a in np.nonzero(union))
-        self._bias_rows = np.tile(np.arange(n), len(BIASES))
-        self._bias_cols = lay.start[BIASES[0]] + np.arange(len(BIASES) * n)
+        g_rows, g_cols = (a.astype(np.int64) for a in np.nonzero(union))
+        bias_rows = np.tile(np.arange(n), len(BIASES))
+        bias_cols = lay.start[BIASES[0]] + np.arange(len(BIASES) * n)
+        self._fused = None
+        if self.kernels == "fused":
+            from rtrl.kernels.fused import FusedInfluence
+
+            self._fused = FusedInfluence(model, lay, *entries[:4], union)
+        (self._e_rows, self._e_gate, self._e_src, self._e_cols, self._e_flat, self._g_rows, self._g_cols,
+         self._bias_rows, self._bias_cols) = (xp.asarray(a) for a in (*entries, g_rows, g_cols, bias_rows, bias_cols))
         super().__init__(model, recorder)
 
     def _reset_learning_state(self) -> None:
-        self.M = np.zeros((self.model.n_hidden, self.layout.n_columns), self.model.dtype)
+        self.M = self.xp.zeros((self.model.n_hidden, self.layout.n_columns), self.model.dtype)
 
     def _zero_recurrent_grads(self) -> None:
-        self._grad = np.zeros(self.layout.n_columns, self.model.dtype)
+        self._grad = self.xp.zeros(self.layout.n_columns, self.model.dtype)
 
     def _step(self, x: np.ndarray, target: int, prev: Events) -> StepOutput:
-        p, lay, dtype = self.model.params, self.layout, self.model.dtype
+        p, dtype, xp = self.model.params, self.model.dtype, self.xp
         n = self.model.n_hidden
         # Event-based forward: only entries whose source (input or event) is non-zero.
-        source = np.concatenate([x, prev.y])[self._e_src]
-        live = np.flatnonzero(source)
-        weights = np.concatenate([p[name].ravel() for name in MASKED])
-        pre = np.bincount(self._e_gate[live], weights=weights[self._e_flat[live]] * source[live], minlength=6 * n)
+        source = xp.concatenate([x, prev.y])[self._e_src]
+        live = xp.flatnonzero(source)
+        weights = xp.concatenate([p[name].ravel() for name in MASKED])
+        pre = xp.bincount(self._e_gate[live], weights=weights[self._e_flat[live]] * source[live], minlength=6 * n)
         pre = pre.astype(dtype).reshape(6, n)
         g = gates(p, pre[:3], pre[3:], prev)
         rc = recurrent_coefficients(g)
 
+        # M_t = J_t M_{t-1} + Mbar_t
+        fused = self._fused
+        if fused is not None:
+            act = fused.active_set(prev)
+            n_active, g_nnz = act.n_active, act.g_nnz
+            dense_block = uses_dense_block(g_nnz, n, n_active)
+            if not dense_block:
+                fused.update(self.M, g, rc, prev, p, x, act)
+        if fused is None or dense_block:
+            n_active, g_nnz, dense_block = self._generic_update(x, g, rc, prev, source, live)
+        M = self.M
+        self.s = g.s
+
+        ev, res = self._readout(g.s, target)
+        # Gradient contraction over the |A_t| rows where dL/ds_t can be non-zero.
+        if res.dl_ds is None:
+            n_now = 0
+        elif fused is not None:
+            n_now = fused.contract(self._grad, M, ev, res.dl_ds)
+        else:
+            now_active = ev.active
+            n_now = now_active.size
+            self._grad += res.dl_ds[now_active] @ M[now_active]
+        if self.recorder is not None:
+            self._emit(target, live, n_active, g_nnz, n_now, dense_block)
+        return StepOutput(res.loss, res.logits, 0, 0)
+
+    def _generic_update(self, x, g, rc, prev: Events, source, live) -> tuple[int, int, bool]:
+        """M <- J M + Mbar with array-module operations (CSR product or dense block, then the
+        immediate-influence scatters). Returns (|A|, nnz(G[:, A]), whether the dense block ran)."""
+        p, lay, dtype, xp = self.model.params, self.layout, self.model.dtype, self.xp
+        n = self.model.n_hidden
         # Jacobian columns of the active set: G[i, j] for j in A (union-mask structure).
         active_mask = (prev.o != 0) | (prev.dH != 0)
-        sel = np.flatnonzero(active_mask[self._g_cols])
+        sel = xp.flatnonzero(active_mask[self._g_cols])
         gr, gc = self._g_rows[sel], self._g_cols[sel]
         at = gr * n + gc
         g_vals = rc[0][gr] * p["R_u"].ravel()[at] + rc[1][gr] * p["R_r"].ravel()[at] + rc[2][gr] * p["R_z"].ravel()[at]
-        active = np.flatnonzero(active_mask)
+        active = xp.flatnonzero(active_mask)
         dense_block = uses_dense_block(sel.size, n, active.size)
 
-        # M_t = J_t M_{t-1} + Mbar_t
         if dense_block:
-            block = np.zeros((n, active.size), dtype)
-            block[gr, np.searchsorted(active, gc)] = g_vals * prev.dy[gc]
+            block = xp.zeros((n, active.size), dtype)
+            block[gr, xp.searchsorted(active, gc)] = g_vals * prev.dy[gc]
             M = self.M
             gathered = M[active]
             M *= g.diag[:, None]
-            # M += block @ gathered, in place: BLAS gemm on the transposes (M.T is Fortran-ordered)
-            gemm = get_blas_funcs("gemm", dtype=dtype)
-            gemm(1.0, gathered.T, block.T, beta=1.0, c=M.T, overwrite_c=1)
+            if xp is np:  # M += block @ gathered, in place: BLAS gemm on the transposes (M.T is Fortran-ordered)
+                gemm = get_blas_funcs("gemm", dtype=dtype)
+                gemm(1.0, gathered.T, block.T, beta=1.0, c=M.T, overwrite_c=1)
+            else:
+                M += block @ gathered
         else:
             M = _jacobian_csr(g.diag, gr, gc, g_vals * prev.dy[gc], n) @ self.M
-        coef = np.concatenate([input_coefficients(g).ravel(), rc.ravel()])
+        coef = xp.concatenate([input_coefficients(g).ravel(), rc.ravel()])
         M[self._e_rows[live], self._e_cols[live]] += coef[self._e_gate[live]] * source[live]
         M[self._bias_rows, self._bias_cols] += bias_coefficients(g).ravel()
         thr0 = lay.start["thr"]
         M[gr, thr0 + gc] += g_vals * prev.dy_thr[gc]
         M[active, thr0 + active] += g.u[active] * prev.dc_thr[active]
         self.M = M
-        self.s = g.s
+        return int(active.size), int(sel.size), dense_block
 
-        ev, res = self._readout(g.s, target)
-        now_active = ev.active
-        if res.dl_ds is not None:
-            self._grad += res.dl_ds[now_active] @ M[now_active]
-        if self.recorder is not None:
-            self._emit(target, live, active, sel.size, now_active.size, dense_block)
-        return StepOutput(res.loss, res.logits, 0, 0)
-
-    def _emit(self, target: int, live: np.ndarray, active: np.ndarray, g_nnz: int, n_now: int,
+    def _emit(self, target: int, live: np.ndarray, n_a: int, g_nnz: int, n_now: int,
               dense_block: bool) -> None:
         rec, t, b, ib = self.recorder, self.t, self.itemsize, INDEX_BYTES
         n, n_in, P = self.model.n_hidden, self.model.n_in, self.layout.n_columns
-        n_a = active.size
-        live_in = int(np.searchsorted(live, self._n_input_entries))
+        live_in = int(self.xp.count_nonzero(live < self._n_input_entries))
         live_rec = live.size - live_in
         emit(rec, t, OpKind.INDEX_DECODE, Label.ACTIVE_SET, m=n, index_count=n_a,
              read={"state": n * b}, written={"activations": n_a * ib})
@@ -167,26 +208,32 @@ class SparseRTRL(Learner):
         return int(self.M.nbytes)
 
     def get_state(self) -> dict[str, np.ndarray]:
-        return {"s": self.s.copy(), "influence": self.M.copy(), "grad": self._grad.copy(),
+        return {"s": host_copy(self.s), "influence": host_copy(self.M), "grad": host_copy(self._grad),
                 **self._common_state()}
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
-        self.s, self.M, self._grad = (np.array(state[k], self.model.dtype) for k in ("s", "influence", "grad"))
+        self.s, self.M, self._grad = (self._device_copy(state[k]) for k in ("s", "influence", "grad"))
         self._set_common_state(state)
 
 
-def _jacobian_csr(diag: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int) -> sp.csr_matrix:
+def _jacobian_csr(diag: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int):
     """CSR of diag(diag) + the off-diagonal entries (rows sorted ascending), one diagonal entry
-    first in every row."""
-    counts = np.bincount(rows, minlength=n) + 1
-    indptr = np.zeros(n + 1, np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    data = np.empty(indptr[-1], diag.dtype)
-    indices = np.empty(indptr[-1], np.int64)
+    first in every row: a scipy matrix for numpy input, a cupyx one (int32 indices) for CuPy."""
+    xp = array_module(diag)
+    index_dtype = np.int64 if xp is np else np.int32
+    counts = xp.bincount(rows, minlength=n) + 1
+    indptr = xp.zeros(n + 1, index_dtype)
+    indptr[1:] = xp.cumsum(counts)
+    data = xp.empty(int(indptr[-1]), diag.dtype)
+    indices = xp.empty(int(indptr[-1]), index_dtype)
     data[indptr[:-1]] = diag
-    indices[indptr[:-1]] = np.arange(n)
-    rank = np.arange(rows.size) - np.searchsorted(rows, rows, side="left")
+    indices[indptr[:-1]] = xp.arange(n)
+    rank = xp.arange(rows.size) - xp.searchsorted(rows, rows, side="left")
     pos = indptr[rows] + 1 + rank
     data[pos] = vals
     indices[pos] = cols
-    return sp.csr_matrix((data, indices, indptr), shape=(n, n))
+    if xp is np:
+        return sp.csr_matrix((data, indices, indptr), shape=(n, n))
+    import cupyx.scipy.sparse
+
+    return cupyx.scipy.sparse.csr_matrix((data, indices, indptr), shape=(n, n))
