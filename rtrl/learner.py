@@ -78,6 +78,7 @@ class Learner:
             raise ValueError(f"target must lie in [-1, {model.n_out}), got {target}")
         x = self.xp.asarray(x)
         prev = events(self.s, model.params["thr"], *model.pseudo_derivative)
+        n_fired, n_support = int(prev.o.sum()), int(self.xp.count_nonzero(prev.dH))  # before any heavy GPU work
         rec = self.recorder
         if rec is not None:
             rec.begin_step(self.t, to_host(prev.fired), to_host(prev.support))
@@ -86,7 +87,7 @@ class Learner:
             rec.end_step()
         self.t += 1
         self.loss_sum += out.loss
-        return StepOutput(out.loss, out.logits, int(prev.o.sum()), int(self.xp.count_nonzero(prev.dH)))
+        return StepOutput(out.loss, out.logits, n_fired, n_support)
 
     def grads(self) -> dict[str, np.ndarray]:
         """Gradient of the summed loss since the last reset/zero_grad; masked entries are 0.

@@ -107,7 +107,7 @@ class EGRU:
                 raise ValueError(f"set_params: {key} contains NaN or inf")
             if key in self.masks and bool(xp.any(value[~self.device_masks[key]] != 0)):
                 raise ValueError(f"set_params: {key} is non-zero at a masked entry")
-            checked[key] = value.astype(self.dtype, copy=True)
+            checked[key] = xp.array(value, dtype=self.dtype, order="C")  # a C-contiguous copy (kernels read raw rows)
         self.params = checked
 
     def n_recurrent_params(self, masked_only: bool = True) -> int:

@@ -94,30 +94,34 @@ class SparseRTRL(Learner):
         source = xp.concatenate([x, prev.y])[self._e_src]
         live = xp.flatnonzero(source)
         weights = xp.concatenate([p[name].ravel() for name in MASKED])
-        pre = xp.bincount(self._e_gate[live], weights=weights[self._e_flat[live]] * source[live], minlength=6 * n)
+        pre = _sum_by_index(self._e_gate[live], weights[self._e_flat[live]] * source[live], 6 * n)
         pre = pre.astype(dtype).reshape(6, n)
         g = gates(p, pre[:3], pre[3:], prev)
         rc = recurrent_coefficients(g)
 
-        # M_t = J_t M_{t-1} + Mbar_t
+        # The readout does not read M: on the GPU its host syncs (loss, active-set sizes) then
+        # come before the pass over M is queued, and the step returns without waiting for it.
+        ev, res = self._readout(g.s, target)
         fused = self._fused
         if fused is not None:
             act = fused.active_set(prev)
+            act_now = fused.active_set(ev) if res.dl_ds is not None else None
             n_active, g_nnz = act.n_active, act.g_nnz
             dense_block = uses_dense_block(g_nnz, n, n_active)
-            if not dense_block:
-                fused.update(self.M, g, rc, prev, p, x, act)
-        if fused is None or dense_block:
+
+        # M_t = J_t M_{t-1} + Mbar_t
+        if fused is not None and not dense_block:
+            fused.update(self.M, g, rc, prev, p, x, act)
+        else:
             n_active, g_nnz, dense_block = self._generic_update(x, g, rc, prev, source, live)
         M = self.M
         self.s = g.s
 
-        ev, res = self._readout(g.s, target)
         # Gradient contraction over the |A_t| rows where dL/ds_t can be non-zero.
         if res.dl_ds is None:
             n_now = 0
         elif fused is not None:
-            n_now = fused.contract(self._grad, M, ev, res.dl_ds)
+            n_now = fused.contract(self._grad, M, act_now, res.dl_ds)
         else:
             now_active = ev.active
             n_now = now_active.size
@@ -221,9 +225,8 @@ def _jacobian_csr(diag: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np
     first in every row: a scipy matrix for numpy input, a cupyx one (int32 indices) for CuPy."""
     xp = array_module(diag)
     index_dtype = np.int64 if xp is np else np.int32
-    counts = xp.bincount(rows, minlength=n) + 1
-    indptr = xp.zeros(n + 1, index_dtype)
-    indptr[1:] = xp.cumsum(counts)
+    units = xp.arange(n + 1)
+    indptr = (xp.searchsorted(rows, units) + units).astype(index_dtype)  # entries of rows < i, plus i diagonals
     data = xp.empty(int(indptr[-1]), diag.dtype)
     indices = xp.empty(int(indptr[-1]), index_dtype)
     data[indptr[:-1]] = diag
@@ -236,4 +239,17 @@ def _jacobian_csr(diag: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np
         return sp.csr_matrix((data, indices, indptr), shape=(n, n))
     import cupyx.scipy.sparse
 
-    return cupyx.scipy.sparse.csr_matrix((data, indices, indptr), shape=(n, n))
+    matrix = cupyx.scipy.sparse.csr_matrix((data, indices, indptr), shape=(n, n))
+    matrix.sort_indices()  # the diagonal entry comes first in each row; cuSPARSE may want order
+    return matrix
+
+
+def _sum_by_index(index: np.ndarray, weights: np.ndarray, length: int) -> np.ndarray:
+    """(length,) float64 sums of ``weights`` by ``index`` (np.bincount; add.at on CuPy, where
+    bincount cannot take an empty index)."""
+    xp = array_module(weights)
+    if xp is np:
+        return np.bincount(index, weights=weights, minlength=length)
+    out = xp.zeros(length, np.float64)
+    xp.add.at(out, index, weights.astype(np.float64))
+    return out

@@ -44,6 +44,7 @@ class CudaKernels:
         self.fn = _functions(self.dtype)
 
     def compact_active(self, o, dH, colcount) -> ActiveSet:
+        _check_float(self.dtype, o, dH)
         n = o.shape[0]
         index = cupy.empty(n, np.int32)
         slot = cupy.empty(n, np.int32)
@@ -57,13 +58,14 @@ class CudaKernels:
         n, nnz = slot.shape[0], g.cols.shape[0]
         out = RestrictedJacobian(cupy.empty(n, np.int32), cupy.empty(nnz, np.int32), cupy.empty(nnz, np.int32),
                                  cupy.empty(nnz, self.dtype), cupy.empty(nnz, self.dtype))
-        rc = cupy.ascontiguousarray(rc)
+        _check_float(self.dtype, rc, R_u, R_r, R_z, dy, dy_thr)
         self.fn["restrict_jacobian"]((_blocks(32 * n, THREADS),), (THREADS,),
                                      (g.rowptr, g.cols, slot, rc, R_u, R_r, R_z, dy, dy_thr, np.int32(n),
                                       out.count, out.slots, out.units, out.vals_dy, out.vals_thr))
         return out
 
     def gather_rows(self, M, index):
+        _check_float(self.dtype, M)
         n_rows, P = index.shape[0], M.shape[1]
         buf = cupy.empty((n_rows, P), self.dtype)
         if n_rows and P:
@@ -85,12 +87,14 @@ class CudaKernels:
                                      np.int32(n), np.int64(P), np.int32(rows_per_block)))
 
     def thr_scatter(self, M, thr0: int, g: JacobianStructure, rj: RestrictedJacobian) -> None:
+        _check_float(self.dtype, M, rj.vals_thr)
         n, P = M.shape
         self.fn["thr_scatter"]((_blocks(n, THREADS),), (THREADS,),
                                (M, np.int64(P), np.int64(thr0), g.rowptr, rj.count, rj.units, rj.vals_thr,
                                 np.int32(n)))
 
     def contract_gradient(self, grad, M, index, dl_ds) -> None:
+        _check_float(self.dtype, grad, M, dl_ds)
         P = M.shape[1]
         if P:
             self.fn["contract_gradient"]((_blocks(P, THREADS),), (THREADS,),

@@ -8,7 +8,8 @@ Per step (n units, P columns, A the active set of the previous state):
 3. ``gather_rows``: rows_A = M[A] (|A| x P) before M is overwritten;
 4. ``influence_update``: M <- diag(u * c') M + G[:, A] diag(y'_A) rows_A + Mbar, one pass over M;
 5. ``thr_scatter``: the off-diagonal threshold terms G[i, j] dy_thr[j] (nnz(G[:, A]) elements);
-6. after the readout, ``compact_active`` of the new state and ``contract_gradient``.
+6. ``contract_gradient`` over the active set of the new state (compacted before step 2, since
+   the readout does not need M).
 
 The same code runs the CUDA kernels on CuPy arrays and the numpy twins on numpy arrays.
 """
@@ -69,9 +70,8 @@ class FusedInfluence:
         if act.n_active:
             ops.thr_scatter(M, self.thr0, self.structure, rj)
 
-    def contract(self, grad, M, ev: Events, dl_ds) -> int:
-        """grad += dl_ds[A_t] M[A_t] over the active set A_t of ``ev``; returns |A_t|."""
-        act = self.active_set(ev)
+    def contract(self, grad, M, act: ActiveSet, dl_ds) -> int:
+        """grad += dl_ds[A_t] M[A_t] over the active set ``act`` of the new state; returns |A_t|."""
         if act.n_active:
             self.ops.contract_gradient(grad, M, act.index, dl_ds)
         return act.n_active
