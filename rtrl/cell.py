@@ -47,8 +47,17 @@ class Events:
         return array_module(self.o).flatnonzero((self.o != 0) | (self.dH != 0))
 
 
+#: On CuPy arrays, compute events and gates with one fused ElementwiseKernel each
+#: (``rtrl.kernels.elementwise``; these numpy expressions are their twins).
+FUSE_ON_GPU = True
+
+
 def events(s: np.ndarray, thr: np.ndarray, gamma: float, eps: float) -> Events:
     xp = array_module(s)
+    if xp is not np and FUSE_ON_GPU:
+        from rtrl.kernels import elementwise
+
+        return Events(s, *elementwise.events(s, thr, gamma, eps))
     v = s - thr
     o = (v > 0).astype(s.dtype)
     dH = (gamma * xp.maximum(0.0, 1.0 - xp.abs(v) / eps)).astype(s.dtype)
@@ -84,6 +93,11 @@ def _sigmoid(a: np.ndarray, xp=np) -> np.ndarray:
 def gates(params: dict, wx: np.ndarray, ry: np.ndarray, prev: Events) -> Gates:
     """Gate step. ``wx`` and ``ry`` are (3, n): rows u, r, z of W x and R y."""
     xp = array_module(wx)
+    if xp is not np and FUSE_ON_GPU:
+        from rtrl.kernels import elementwise
+
+        return Gates(*elementwise.gates(wx, ry, params["b_u"], params["b_r"], params["b_z"], params["b_rz"],
+                                        prev.c, prev.dc))
     u = _sigmoid(wx[0] + ry[0] + params["b_u"], xp)
     r = _sigmoid(wx[1] + ry[1] + params["b_r"], xp)
     hz = ry[2] + params["b_rz"]

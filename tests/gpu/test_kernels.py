@@ -87,3 +87,30 @@ def test_kernels_reject_mismatched_dtype():
         cuda.influence_update(cupy.asarray(h["M"]), cupy.asarray(h["diag"], np.float32), g, rj,
                               cupy.zeros((act.n_active, 20), np.float32), cmap, cupy.asarray(h["coef"], np.float32),
                               cupy.asarray(h["src"], np.float32))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_elementwise_events_and_gates_equal_numpy(dtype):
+    """The fused ElementwiseKernels equal rtrl.cell's numpy expressions; flags and the
+    pseudo-derivative support agree exactly (they decide the active sets)."""
+    import cupy
+
+    from rtrl import cell
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    s = rng.normal(0.3, 0.5, n).astype(dtype)
+    thr = rng.uniform(0, 1, n).astype(dtype)
+    s[:20] = thr[:20]  # exactly at threshold: v = 0
+    ev_h = cell.events(s, thr, 0.3, 0.2)
+    ev_d = cell.events(cupy.asarray(s), cupy.asarray(thr), 0.3, 0.2)
+    for name in cell.Events.__slots__:
+        assert relative_error(getattr(ev_d, name), getattr(ev_h, name)) <= RTOL[dtype], name
+    assert np.array_equal(ev_d.o.get(), ev_h.o) and np.array_equal(ev_d.dH.get() != 0, ev_h.dH != 0)
+
+    wx, ry = rng.normal(size=(3, n)).astype(dtype), rng.normal(size=(3, n)).astype(dtype)
+    params = {k: rng.normal(size=n).astype(dtype) for k in ("b_u", "b_r", "b_z", "b_rz")}
+    g_h = cell.gates(params, wx, ry, ev_h)
+    g_d = cell.gates({k: cupy.asarray(v) for k, v in params.items()}, cupy.asarray(wx), cupy.asarray(ry), ev_d)
+    for name in cell.Gates.__slots__:
+        assert relative_error(getattr(g_d, name), getattr(g_h, name)) <= RTOL[dtype], name

@@ -69,6 +69,16 @@ def test_sparse_paths_on_gpu(monkeypatch, kernels, dense_block_min_density, dtyp
         assert grads_error(b.grads(), a.grads()) <= RTOL[dtype]
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_unfused_cell_math_on_gpu(monkeypatch, dtype):
+    """The generic CuPy expressions of rtrl.cell (ElementwiseKernels off) also equal numpy."""
+    import rtrl.cell
+
+    monkeypatch.setattr(rtrl.cell, "FUSE_ON_GPU", False)
+    cpu, gpu, xs, targets = twin_models(6, 30, 0.2, 0.3, 0.3, dtype)
+    assert grads_error(gradients(gpu, xs, targets)[1], gradients(cpu, xs, targets)[1]) <= RTOL[dtype]
+
+
 @pytest.mark.parametrize("method", ["sparse_rtrl", "dense_rtrl", "bptt"])
 def test_gpu_records_the_same_trace(method):
     cpu, gpu, xs, targets = twin_models(4, 24, 0.2, 0.4, 0.2, "float64", T=20)
