@@ -109,8 +109,6 @@ class Learner:
             self._thr_direct += res.dl_thr
             self._dW_o += res.dW_o
             self._db_o += res.db_o
-        if self.recorder is not None:
-            self._emit_readout(target)
         return ev, res
 
     def _emit_readout(self, target: int) -> None:

@@ -66,3 +66,21 @@ def test_activity_sparsity_reduces_recorded_work():
             learner.step(x, -1)
         work[eps] = rec.macs_by_label()["influence_sparse_update"]
     assert work[0.02] < 0.5 * work[1.0]
+
+
+@pytest.mark.parametrize("method", ["sparse_rtrl", "dense_rtrl", "bptt"])
+def test_every_forward_op_is_recorded_once_per_step(method):
+    """One record per forward label and step, with the readout's MACs of DESIGN §3."""
+    n, n_in, n_out = 12, 3, 4
+    model = EGRU(n_in, n, n_out, weight_density=0.5, seed=4, dtype=np.float64)
+    rec = ListRecorder()
+    learner = make_learner(model, method, recorder=rec)
+    targets = [-1, 2, -1, 0, 1]
+    for x, t in zip(np.random.default_rng(4).normal(size=(5, n_in)), targets):
+        learner.step(x, t)
+    for step, target in zip(rec.steps, targets):
+        labels = [r.label for r in rec.ops if r.step == step.step]
+        for label in ("active_set", "input_projection", "recurrent_product", "gates", "readout"):
+            assert labels.count(label) == 1, (label, labels)
+        readout = next(r for r in rec.ops if r.step == step.step and r.label == "readout")
+        assert readout.macs == n_out * n * (3 if target >= 0 else 1)
