@@ -75,3 +75,16 @@ def test_state_bytes_sparse_is_smaller_than_dense():
     assert sparse.state_bytes() == 20 * model.n_recurrent_params(masked_only=True) * itemsize
     assert dense.state_bytes() == 20 * model.n_recurrent_params(masked_only=False) * itemsize
     assert sparse.state_bytes() < 0.3 * dense.state_bytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flush_subnormals_zeroes_only_subnormals(dtype):
+    from rtrl.sparse_rtrl import flush_subnormals
+
+    tiny = np.finfo(dtype).tiny
+    values = np.array([tiny / 4, -tiny / 2, tiny, -tiny, 1.0, 0.0, -3.5, tiny * 2], dtype)
+    M = values.reshape(2, 4).copy()
+    flush_subnormals(M)
+    expected = np.where(np.abs(values) < tiny, 0, values).reshape(2, 4)
+    assert np.array_equal(M, expected)
+    assert np.count_nonzero(M) == 6
