@@ -56,16 +56,9 @@ class BPTT(Learner):
         return StepOutput(res.loss, res.logits, 0, 0)
 
     def _emit_forward(self, target: int) -> None:
-        rec, t, b = self.recorder, self.t, self.itemsize
-        n, n_in = self.model.n_hidden, self.model.n_in
-        emit(rec, t, OpKind.INDEX_DECODE, Label.ACTIVE_SET, m=n, index_count=n, read={"state": n * b})
-        emit(rec, t, OpKind.GEMM, Label.INPUT_PROJECTION, m=3 * n, k=n_in, macs=3 * n * n_in,
-             read={"weights": 3 * n * n_in * b, "input": n_in * b}, written={"activations": 3 * n * b})
-        emit(rec, t, OpKind.GEMM, Label.RECURRENT_PRODUCT, m=3 * n, k=n, macs=3 * n * n,
-             read={"weights": 3 * n * n * b, "state": n * b}, written={"activations": 3 * n * b})
-        self._emit_gates()
+        self._emit_dense_forward()
         self._emit_readout(target)
-        emit(rec, t, OpKind.ELEMENTWISE, Label.BPTT_BACKWARD, m=n, n=1, macs=0,
+        emit(self.recorder, self.t, OpKind.ELEMENTWISE, Label.BPTT_BACKWARD, m=self.model.n_hidden, n=1, macs=0,
              written={"history": self.history[-1].nbytes})
 
     def _recurrent_grads(self) -> dict[str, np.ndarray]:

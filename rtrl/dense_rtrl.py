@@ -14,25 +14,17 @@ from rtrl.cell import (
     Events, bias_coefficients, dense_preactivations, gates, input_coefficients, recurrent_coefficients,
 )
 from rtrl.layout import InfluenceLayout
-from rtrl.learner import Learner, StepOutput, host_copy
+from rtrl.learner import InfluenceLearner, StepOutput
 from rtrl.model import BIASES, INPUT_WEIGHTS, RECURRENT_WEIGHTS
 from rtrl.recording import emit
 
 
-class DenseRTRL(Learner):
+class DenseRTRL(InfluenceLearner):
     method = "dense_rtrl"
 
     def __init__(self, model, recorder=None) -> None:
-        self.layout = InfluenceLayout(model, masked_only=False)
-        n = model.n_hidden
-        self._units = model.xp.arange(n)
-        super().__init__(model, recorder)
-
-    def _reset_learning_state(self) -> None:
-        self.M = self.xp.zeros((self.model.n_hidden, self.layout.n_columns), self.model.dtype)
-
-    def _zero_recurrent_grads(self) -> None:
-        self._grad = self.xp.zeros(self.layout.n_columns, self.model.dtype)
+        self._units = model.xp.arange(model.n_hidden)
+        super().__init__(model, InfluenceLayout(model, masked_only=False), recorder)
 
     def _step(self, x: np.ndarray, target: int, prev: Events) -> StepOutput:
         p, lay, units, xp = self.model.params, self.layout, self._units, self.xp
@@ -66,12 +58,7 @@ class DenseRTRL(Learner):
     def _emit(self, target: int) -> None:
         rec, t, b = self.recorder, self.t, self.itemsize
         n, n_in, P = self.model.n_hidden, self.model.n_in, self.layout.n_columns
-        emit(rec, t, OpKind.INDEX_DECODE, Label.ACTIVE_SET, m=n, index_count=n, read={"state": n * b})
-        emit(rec, t, OpKind.GEMM, Label.INPUT_PROJECTION, m=3 * n, k=n_in, macs=3 * n * n_in,
-             read={"weights": 3 * n * n_in * b, "input": n_in * b}, written={"activations": 3 * n * b})
-        emit(rec, t, OpKind.GEMM, Label.RECURRENT_PRODUCT, m=3 * n, k=n, macs=3 * n * n,
-             read={"weights": 3 * n * n * b, "state": n * b}, written={"activations": 3 * n * b})
-        self._emit_gates()
+        self._emit_dense_forward()
         emit(rec, t, OpKind.ELEMENTWISE, Label.JACOBIAN_BUILD, m=n, n=n, macs=4 * n * n,
              read={"weights": 3 * n * n * b, "activations": 4 * n * b}, written={"activations": n * n * b})
         emit(rec, t, OpKind.GEMM, Label.INFLUENCE_SPARSE_UPDATE, m=n, k=n, n=P, macs=n * n * P,
@@ -84,16 +71,3 @@ class DenseRTRL(Learner):
             emit(rec, t, OpKind.GEMM, Label.GRADIENT_CONTRACTION, m=1, k=n, n=P, macs=n * P,
                  read={"influence": n * P * b, "gradients": P * b}, written={"gradients": P * b})
 
-    def _recurrent_grads(self) -> dict[str, np.ndarray]:
-        return self.layout.unflatten(self._grad)
-
-    def state_bytes(self) -> int:
-        return int(self.M.nbytes)
-
-    def get_state(self) -> dict[str, np.ndarray]:
-        return {"s": host_copy(self.s), "influence": host_copy(self.M), "grad": host_copy(self._grad),
-                **self._common_state()}
-
-    def set_state(self, state: dict[str, np.ndarray]) -> None:
-        self.s, self.M, self._grad = (self._device_copy(state[k]) for k in ("s", "influence", "grad"))
-        self._set_common_state(state)

@@ -9,6 +9,7 @@ import numpy as np
 from accel_sim.trace.schema import Label, OpKind, Recorder
 from rtrl.backend import to_host
 from rtrl.cell import Events, events
+from rtrl.layout import InfluenceLayout
 from rtrl.model import EGRU
 from rtrl.readout import ReadoutResult, readout
 from rtrl.recording import GATE_MACS_PER_UNIT, emit
@@ -118,6 +119,17 @@ class Learner:
              macs=passes * n_out * n, read={"weights": n_out * n * b, "state": n * b},
              written={"gradients": (n_out * n * b) if target >= 0 else 0})
 
+    def _emit_dense_forward(self) -> None:
+        """The forward ops of the dense learners (BPTT, dense RTRL): every unit, every weight."""
+        rec, t, b = self.recorder, self.t, self.itemsize
+        n, n_in = self.model.n_hidden, self.model.n_in
+        emit(rec, t, OpKind.INDEX_DECODE, Label.ACTIVE_SET, m=n, index_count=n, read={"state": n * b})
+        emit(rec, t, OpKind.GEMM, Label.INPUT_PROJECTION, m=3 * n, k=n_in, macs=3 * n * n_in,
+             read={"weights": 3 * n * n_in * b, "input": n_in * b}, written={"activations": 3 * n * b})
+        emit(rec, t, OpKind.GEMM, Label.RECURRENT_PRODUCT, m=3 * n, k=n, macs=3 * n * n,
+             read={"weights": 3 * n * n * b, "state": n * b}, written={"activations": 3 * n * b})
+        self._emit_gates()
+
     def _emit_gates(self) -> None:
         n, b = self.model.n_hidden, self.itemsize
         emit(self.recorder, self.t, OpKind.ELEMENTWISE, Label.GATES, m=n,
@@ -164,3 +176,32 @@ class Learner:
 def host_copy(a) -> np.ndarray:
     """A numpy copy of ``a`` (numpy or CuPy)."""
     return np.array(to_host(a), copy=True)
+
+
+class InfluenceLearner(Learner):
+    """An RTRL learner: carries the influence matrix ``M`` (n_hidden x P, P = ``layout.n_columns``)
+    and the gradient vector (P,) of the recurrent-path parameters."""
+
+    def __init__(self, model: EGRU, layout: InfluenceLayout, recorder: Recorder | None = None) -> None:
+        self.layout = layout
+        super().__init__(model, recorder)
+
+    def _reset_learning_state(self) -> None:
+        self.M = self.xp.zeros((self.model.n_hidden, self.layout.n_columns), self.model.dtype)
+
+    def _zero_recurrent_grads(self) -> None:
+        self._grad = self.xp.zeros(self.layout.n_columns, self.model.dtype)
+
+    def _recurrent_grads(self) -> dict[str, np.ndarray]:
+        return self.layout.unflatten(self._grad)
+
+    def state_bytes(self) -> int:
+        return int(self.M.nbytes)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        return {"s": host_copy(self.s), "influence": host_copy(self.M), "grad": host_copy(self._grad),
+                **self._common_state()}
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.s, self.M, self._grad = (self._device_copy(state[k]) for k in ("s", "influence", "grad"))
+        self._set_common_state(state)

@@ -27,8 +27,8 @@ from accel_sim.trace.schema import Label, OpKind
 from rtrl.backend import array_module
 from rtrl.cell import Events, bias_coefficients, gates, input_coefficients, recurrent_coefficients
 from rtrl.layout import InfluenceLayout
-from rtrl.learner import Learner, StepOutput, host_copy
-from rtrl.model import BIASES, INPUT_WEIGHTS, MASKED, RECURRENT_WEIGHTS
+from rtrl.learner import InfluenceLearner, StepOutput
+from rtrl.model import BIASES, INPUT_WEIGHTS, MASKED
 from rtrl.recording import INDEX_BYTES, emit
 
 #: G[:, A] at least this full is multiplied as a dense block (BLAS) instead of a CSR product.
@@ -52,7 +52,7 @@ def uses_dense_block(g_nnz: int, n_hidden: int, n_active: int) -> bool:
     return n_active > 0 and g_nnz >= DENSE_BLOCK_MIN_DENSITY * n_hidden * n_active
 
 
-class SparseRTRL(Learner):
+class SparseRTRL(InfluenceLearner):
     """``kernels``: None (fused on the GPU, generic on the CPU), "generic" or "fused"."""
 
     method = "sparse_rtrl"
@@ -91,13 +91,7 @@ class SparseRTRL(Learner):
             self._fused = FusedInfluence(model, lay, *entries[:4], union)
         (self._e_rows, self._e_gate, self._e_src, self._e_cols, self._e_flat, self._g_rows, self._g_cols,
          self._bias_rows, self._bias_cols) = (xp.asarray(a) for a in (*entries, g_rows, g_cols, bias_rows, bias_cols))
-        super().__init__(model, recorder)
-
-    def _reset_learning_state(self) -> None:
-        self.M = self.xp.zeros((self.model.n_hidden, self.layout.n_columns), self.model.dtype)
-
-    def _zero_recurrent_grads(self) -> None:
-        self._grad = self.xp.zeros(self.layout.n_columns, self.model.dtype)
+        super().__init__(model, lay, recorder)
 
     def _step(self, x: np.ndarray, target: int, prev: Events) -> StepOutput:
         p, dtype, xp = self.model.params, self.model.dtype, self.xp
@@ -219,19 +213,6 @@ class SparseRTRL(Learner):
                  index_count=n_now, read={"influence": n_now * P * b, "gradients": P * b},
                  written={"gradients": P * b})
 
-    def _recurrent_grads(self) -> dict[str, np.ndarray]:
-        return self.layout.unflatten(self._grad)
-
-    def state_bytes(self) -> int:
-        return int(self.M.nbytes)
-
-    def get_state(self) -> dict[str, np.ndarray]:
-        return {"s": host_copy(self.s), "influence": host_copy(self.M), "grad": host_copy(self._grad),
-                **self._common_state()}
-
-    def set_state(self, state: dict[str, np.ndarray]) -> None:
-        self.s, self.M, self._grad = (self._device_copy(state[k]) for k in ("s", "influence", "grad"))
-        self._set_common_state(state)
 
 
 def _jacobian_csr(diag: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int):
