@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import csv
 import errno
+import io
 import json
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any, Iterable
+
+from codesign.atomic import atomic_write_text
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,7 +46,10 @@ class ResultStore:
         if not create and not self.path.is_file():
             raise FileNotFoundError(errno.ENOENT, "result store not found", str(self.path))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path) from None
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -51,6 +57,8 @@ class ResultStore:
             schema = self.get_meta("store_schema")
         except sqlite3.DatabaseError as exc:
             self._db.close()
+            if _is_storage_problem(exc):
+                raise storage_error(exc, self.path) from None
             raise ValueError(f"{self.path}: not a result store ({exc})") from None
         if schema is None:
             self.set_meta("store_schema", STORE_SCHEMA)
@@ -119,20 +127,52 @@ class ResultStore:
         return write_csv(self.rows(), path)
 
     def _transaction(self) -> "_Tx":
-        return _Tx(self._db)
+        return _Tx(self._db, self.path)
+
+
+_STORAGE_WORDS = ("disk is full", "disk i/o error", "readonly database", "unable to open", "read-only")
+
+
+def _is_storage_problem(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and any(w in str(exc).lower() for w in _STORAGE_WORDS)
+
+
+def storage_error(exc: sqlite3.Error, path: Path) -> OSError:
+    """An SQLite failure to write (full disk, read-only or unwritable folder) as an ``OSError``
+    naming the store, so the CLI reports it in one line; what was committed before stays."""
+    text = str(exc).lower()
+    if "full" in text:
+        code = errno.ENOSPC
+    elif "readonly" in text or "read-only" in text or "unable to open" in text:
+        code = errno.EACCES
+    else:
+        code = errno.EIO
+    return OSError(code, f"cannot write the result store ({exc}); the points stored before are kept", str(path))
 
 
 class _Tx:
-    """BEGIN IMMEDIATE ... COMMIT (or ROLLBACK on error): one atomic write."""
+    """BEGIN IMMEDIATE ... COMMIT (or ROLLBACK on error): one atomic write. SQLite storage
+    failures (full disk, read-only folder) surface as ``OSError`` naming the store."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db, self._path = db, path
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise storage_error(exc, self._path) if _is_storage_problem(exc) else exc from None
 
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        except sqlite3.OperationalError as failure:
+            if exc_type is None:  # COMMIT failed: undo, report (a failed ROLLBACK is reported by exc)
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise storage_error(failure, self._path) if _is_storage_problem(failure) else failure from None
+        if isinstance(exc, sqlite3.OperationalError) and _is_storage_problem(exc):
+            raise storage_error(exc, self._path) from None
 
 
 def _dumps(obj: Any) -> str:
@@ -149,12 +189,11 @@ def ordered_columns(rows: Iterable[dict[str, Any]]) -> list[str]:
 
 
 def write_csv(rows: list[dict[str, Any]], path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``rows`` as CSV to ``path`` atomically (complete file or none; see :mod:`codesign.atomic`)."""
     columns = ordered_columns(rows)
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns, restval="")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(row)
-    return path
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, fieldnames=columns, restval="")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return atomic_write_text(path, buf.getvalue())

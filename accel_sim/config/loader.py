@@ -7,6 +7,7 @@ file) or a ``{dotted.key: value}`` dict; a key the schema does not have is an er
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping as MappingABC
@@ -18,20 +19,39 @@ from pydantic import BaseModel, ValidationError
 from accel_sim.config.schema import SCHEMA_VERSION, HardwareConfig, _FieldProblem
 from accel_sim.errors import ConfigError
 
+_FLOAT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
 
 def load_config(path: str | Path, overrides: Iterable[str] | MappingABC[str, object] = ()) -> HardwareConfig:
     """Read, override and validate the YAML hardware config at ``path``."""
     source = str(path)
-    text = Path(path).read_text()  # FileNotFoundError / IsADirectoryError propagate (exit 2)
+    text = read_text(path, source)  # FileNotFoundError / IsADirectoryError propagate (exit 2)
     data = parse_yaml(text, source)
     for key, value in _override_items(overrides, source):
         set_dotted(data, key, value, source)
     return validate_config(data, source)
 
 
+def read_text(path: str | Path, source: str) -> str:
+    """The file's text; a file that is not UTF-8 text is a ConfigError naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, "(file)", f"not UTF-8 text (byte {exc.start}); expected a YAML config") from None
+
+
+def safe_yaml(text: str):
+    """``yaml.safe_load`` (never constructs Python objects); nesting too deep for the parser is a
+    ``yaml.YAMLError`` like any other syntax problem, not a RecursionError."""
+    try:
+        return yaml.safe_load(text)
+    except RecursionError:
+        raise yaml.YAMLError("nesting too deep") from None
+
+
 def parse_yaml(text: str, source: str) -> dict:
     try:
-        data = yaml.safe_load(text)
+        data = safe_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "(yaml)"
@@ -92,9 +112,11 @@ def _override_items(overrides, source: str) -> list[tuple[str, object]]:
         if not sep or not key.strip():
             raise ConfigError(source, str(text), "--set expects dotted.key=value")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else raw
+            value = safe_yaml(raw) if raw.strip() else raw
         except yaml.YAMLError:
             value = raw
+        if isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads 1e9 (no dot) as a string; on a command line it is a number
         items.append((key.strip(), value))
     return items
 

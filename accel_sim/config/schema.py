@@ -18,19 +18,26 @@ TENSOR_NAMES = ("weights", "influence", "state", "gradients", "input", "activati
 WORD_BYTES = {"int4": 0.5, "int8": 1, "int16": 2, "fp8": 1, "fp16": 2, "bf16": 2, "int32": 4, "fp32": 4}
 
 Datatype = Literal["int4", "int8", "int16", "fp8", "fp16", "bf16", "int32", "fp32"]
+#: Upper bounds that keep the simulator's arithmetic in range (far above any real accelerator):
+#: PEs per side, MACs/PE, banks, ports, width and index units; SRAM level size; DRAM latency;
+#: L2 events per op (L2 is the fine-grained reference for small traces).
+MAX_UNITS = 2**20
+MAX_BYTES = 2**50
+MAX_CYCLES = 2**32
+MAX_L2_UNITS = 2**24
 TensorName = Literal["weights", "influence", "state", "gradients", "input", "activations", "history"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class PEArray(_Strict):
     """The MAC array: ``rows`` x ``cols`` PEs (or cores), each doing ``macs_per_cycle`` MACs."""
 
-    rows: int = Field(gt=0)
-    cols: int = Field(gt=0)
-    macs_per_cycle: int = Field(default=1, gt=0)
+    rows: int = Field(gt=0, le=MAX_UNITS)
+    cols: int = Field(gt=0, le=MAX_UNITS)
+    macs_per_cycle: int = Field(default=1, gt=0, le=MAX_UNITS)
     datatype: Datatype = "int8"
     dataflow: Literal["os", "ws", "is"] = "os"
     fold_overlap: bool = False  # false: each fold pays fill+drain (SCALE-Sim); true: pipelined (ZigZag)
@@ -51,10 +58,10 @@ class PEArray(_Strict):
 class SramLevel(_Strict):
     """One on-chip SRAM level. ``scope: pe_local`` means every PE has one of ``size_bytes``."""
 
-    size_bytes: Bytes = Field(gt=0)
-    banks: int = Field(default=1, gt=0)
-    width_bytes: Bytes = Field(gt=0)  # bytes per access per port
-    ports: int = Field(default=1, gt=0)
+    size_bytes: Bytes = Field(gt=0, le=MAX_BYTES)
+    banks: int = Field(default=1, gt=0, le=MAX_UNITS)
+    width_bytes: Bytes = Field(gt=0, le=MAX_UNITS)  # bytes per access per port
+    ports: int = Field(default=1, gt=0, le=MAX_UNITS)
     read_energy_pj: Picojoules = Field(ge=0)  # per access of width_bytes
     write_energy_pj: Picojoules = Field(ge=0)
     leakage_mw: Milliwatts = Field(default=0.0, ge=0)
@@ -65,14 +72,14 @@ class Dram(_Strict):
     """Off-chip memory: one read and one write channel, each ``bandwidth_bytes_per_cycle``."""
 
     bandwidth_bytes_per_cycle: float = Field(gt=0)
-    latency_cycles: int = Field(default=0, ge=0)
+    latency_cycles: int = Field(default=0, ge=0, le=MAX_CYCLES)
     energy_pj_per_bit: Picojoules = Field(ge=0)
 
 
 class IndexUnits(_Strict):
     """Sparse-index decoders. ``count: 0`` means none: index work runs on one PE, 1 index/cycle."""
 
-    count: int = Field(ge=0)
+    count: int = Field(ge=0, le=MAX_UNITS)
     format: Literal["bitmap", "csr", "coo"] = "csr"
     indices_per_cycle: float = Field(gt=0)  # per unit
     energy_pj_per_index: Picojoules = Field(ge=0)
@@ -119,7 +126,7 @@ class Mapping(_Strict):
 
     tensors: dict[TensorName, TensorPlacement]
     gemm_roles: GemmRoles | None = None
-    vector_lanes: int | None = Field(default=None, gt=0)  # PEs used by element-wise ops (default all)
+    vector_lanes: int | None = Field(default=None, gt=0, le=MAX_UNITS**2)  # PEs used by element-wise ops (default all)
     event_driven: bool = False  # idle PEs are power-gated: PE leakage only while busy
 
 
@@ -127,7 +134,7 @@ class Engine(_Strict):
     """Simulation granularity (does not change the hardware)."""
 
     l1_tile_cycles: float = Field(default=1.0, gt=0)  # target length of one L1 tile (tiles cost O(1) per op)
-    l2_max_units_per_op: int = Field(default=512, gt=0)
+    l2_max_units_per_op: int = Field(default=512, gt=0, le=MAX_L2_UNITS)
 
 
 class HardwareConfig(_Strict):
@@ -146,7 +153,7 @@ class HardwareConfig(_Strict):
     mapping: Mapping
     engine: Engine = Engine()
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _levels_exist(self) -> "HardwareConfig":

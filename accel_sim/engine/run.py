@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Iterator
 
@@ -21,6 +22,11 @@ from accel_sim.trace.schema import StepRecord, TraceChunk, TraceHeader
 
 ENGINES = {"L0": AnalyticEngine, "L1": TileEngine, "L2": FineEngine}
 BATCH_OPS = 32768
+#: Largest count or byte value one op may carry (2^48 ~ 2.8e14), and largest m*k*n: beyond these the
+#: costing's int64 arithmetic could wrap around silently, so such traces are refused instead.
+MAX_OP_VALUE = 2**48
+MAX_OP_VOLUME = 2.0**62
+_VALUE_COLUMNS = ("m", "k", "n", "nnz", "macs", "index_count")
 
 
 def simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: HardwareConfig,
@@ -30,6 +36,21 @@ def simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: Hardware
     ``counter(track, cycle, value)`` (L1 only)."""
     if fidelity not in ENGINES:
         raise InputError(f"unknown fidelity {fidelity!r}; choose one of {', '.join(ENGINES)}")
+    try:
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            result = _simulate(header, chunks, config, fidelity, timeline)
+    except OverflowError as exc:
+        raise InputError(f"simulation on config {config.name!r} overflows ({exc}): check the config's "
+                         "bandwidths and rates and the trace's counts") from None
+    numbers = [result.seconds, *(v for v in result.energy_pj.values() if isinstance(v, float))]
+    if not all(math.isfinite(v) for v in numbers) or result.cycles >= 2**63:
+        raise InputError(f"simulation on config {config.name!r} gives non-finite cycles or energy: check the "
+                         "config's bandwidths, rates and energies")
+    return result
+
+
+def _simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: HardwareConfig,
+              fidelity: str, timeline) -> SimResult:
     wall = time.perf_counter()
     engine = ENGINES[fidelity](config, timeline)
     placement = Placement(config, header)
@@ -40,6 +61,7 @@ def simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: Hardware
         totals.add_steps(steps)
         if ops is None:
             continue
+        _check_ranges(ops)
         demand = costing.demand(ops, placement)
         for lv, b in placement.resident_bytes().items():
             peak[lv] = max(peak[lv], b)
@@ -57,7 +79,26 @@ def simulate_file(path, config: HardwareConfig, fidelity: str = "L1", timeline=N
     from accel_sim.trace.io import TraceReader
 
     reader = TraceReader(path)
-    return simulate(reader.header, reader.chunks(), config, fidelity, timeline)
+    try:
+        return simulate(reader.header, reader.chunks(), config, fidelity, timeline)
+    except InputError as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise InputError(f"{path}: {exc}") from None
+
+
+def _check_ranges(ops: dict[str, np.ndarray]) -> None:
+    """Refuse op values the costing's int64 arithmetic cannot hold (InputError naming the step)."""
+    for column in (*_VALUE_COLUMNS, *(c for c in ops if c.startswith("bytes_"))):
+        values = ops[column]
+        if values.size and int(values.max()) > MAX_OP_VALUE:
+            i = int(np.argmax(values))
+            raise InputError(f"op at step {int(ops['step'][i])}: {column} = {int(values[i])} exceeds the "
+                             f"simulator's range ({MAX_OP_VALUE})")
+    volume = ops["m"].astype(np.float64) * ops["k"] * ops["n"]
+    if volume.size and float(volume.max()) > MAX_OP_VOLUME:
+        i = int(np.argmax(volume))
+        raise InputError(f"op at step {int(ops['step'][i])}: m*k*n = {volume[i]:.3g} exceeds the simulator's range")
 
 
 def _batches(chunks: Iterable[TraceChunk]) -> Iterator[tuple[list[StepRecord], dict[str, np.ndarray]]]:

@@ -43,22 +43,30 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_one_line(f"error: {exc}"), file=sys.stderr)
         return EXIT_USAGE
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
-        where = exc.filename if exc.filename is not None else "input"
-        print(f"error: {where}: {exc.strerror or type(exc).__name__}", file=sys.stderr)
+    except OSError as exc:  # missing/unreadable input, unwritable output folder, full disk
+        where = exc.filename if exc.filename is not None else "input/output"
+        print(_one_line(f"error: {where}: {exc.strerror or exc}"), file=sys.stderr)
         return EXIT_USAGE
     except ValueError as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"error: {message}", file=sys.stderr)
+        print(_one_line(f"error: {exc}") if str(exc) else f"error: {type(exc).__name__}", file=sys.stderr)
+        return EXIT_USAGE
+    except MemoryError:
+        print("error: not enough memory for the sizes requested (hidden units, sequences, trace); "
+              "use smaller ones", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - last resort: one line, exit 1
-        print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(_one_line(f"internal error: {type(exc).__name__}: {exc}"), file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _one_line(text: str) -> str:
+    """Whitespace (newlines included) collapsed, so an error is always exactly one line."""
+    return " ".join(str(text).split())
 
 
 if __name__ == "__main__":

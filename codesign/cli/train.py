@@ -14,6 +14,7 @@ import time
 
 from codesign.cli import UsageError
 
+MAX_HIDDEN = 16384  # RTRL costs ~n^4 per step: beyond this nothing fits in memory
 DEFAULTS = {
     "method": "sparse_rtrl", "n_hidden": 64, "weight_density": 0.25, "threshold_mean": 0.3,
     "epochs": 1, "lr": 1e-2, "lr_decay": 1.0, "optimizer": "adam", "clip_norm": 1.0, "seed": 0,
@@ -66,6 +67,7 @@ def _task_options(pairs: list[str]) -> dict:
 def _settings(args):
     from rtrl.online import RunSettings
     from rtrl.online.checkpoint import load_checkpoint
+    from rtrl.online.checkpoint_check import check_run
 
     given = {
         "method": args.method, "n_hidden": args.hidden, "weight_density": args.weight_density,
@@ -75,8 +77,8 @@ def _settings(args):
     }
     base = {"task": args.task, "task_options": _task_options(args.task_option)}
     if args.resume:  # settings come from the checkpoint; options given must agree (epochs may grow)
-        stored = load_checkpoint(args.resume)[1].get("run", {})
-        base = {k: stored[k] for k in RunSettings.__dataclass_fields__ if k in stored}
+        stored = check_run(args.resume, load_checkpoint(args.resume)[1].get("run", {}))
+        base = {**DEFAULTS, **{k: stored[k] for k in RunSettings.__dataclass_fields__ if k in stored}}
         if args.task != base.get("task"):
             raise UsageError(f"{args.resume}: checkpoint is for task {base.get('task')!r}, not {args.task!r}")
         base["pseudo_derivative"] = tuple(base.get("pseudo_derivative", (0.3, 0.5)))
@@ -88,8 +90,8 @@ def _settings(args):
 
 
 def _check(s: dict) -> None:
-    if s["n_hidden"] < 1:
-        raise UsageError(f"--hidden must be >= 1, got {s['n_hidden']}")
+    if not 1 <= s["n_hidden"] <= MAX_HIDDEN:
+        raise UsageError(f"--hidden must lie in [1, {MAX_HIDDEN}], got {s['n_hidden']}")
     if not 0.0 < s["weight_density"] <= 1.0:
         raise UsageError(f"--weight-density must lie in (0, 1], got {s['weight_density']}")
     if not 0.0 <= s["threshold_mean"] <= 1.0:

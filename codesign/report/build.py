@@ -14,6 +14,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from codesign.atomic import atomic_write_bytes, atomic_write_text
 from codesign.report.analysis import Analysis, analyse
 from codesign.report.plots import FIGURES
 from codesign.report.tables import Table, kpi_table, pareto_table, winners_table
@@ -50,8 +51,7 @@ def _figures(an: Analysis, plot_dir: Path) -> dict[str, tuple[str, Path, bytes]]
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=100)
         plt.close(fig)
-        path = plot_dir / f"{name}.png"
-        path.write_bytes(buf.getvalue())
+        path = atomic_write_bytes(plot_dir / f"{name}.png", buf.getvalue())
         out[name] = (title, path, buf.getvalue())
     return out
 
@@ -143,11 +143,10 @@ def build_report(store_path: str | Path, out_dir: str | Path, title: str | None 
     md.append(f"## Files\n\n{files}\n")
     body.append(f"<section><h2>Files</h2><p>{html.escape(files)}</p></section>")
 
-    html_path = out_dir / "index.html"
-    html_path.write_text(
+    html_path = atomic_write_text(
+        out_dir / "index.html",
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>" + "".join(body) + "</body></html>"
     )
-    md_path = out_dir / "report.md"
-    md_path.write_text("\n".join(md))
+    md_path = atomic_write_text(out_dir / "report.md", "\n".join(md))
     return ReportFiles(out_dir, html_path, md_path, csv_path, {k: v[1] for k, v in figs.items()})

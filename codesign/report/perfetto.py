@@ -77,9 +77,6 @@ class PerfettoTimeline:
         }
 
     def write(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), separators=(",", ":")))
-        tmp.replace(path)
-        return path
+        from codesign.atomic import atomic_write_text
+
+        return atomic_write_text(path, json.dumps(self.to_json(), separators=(",", ":")))

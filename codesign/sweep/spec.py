@@ -24,8 +24,17 @@ SPEC_SCHEMA = "accel-sim/sweep/1"
 Scalar = Union[bool, int, float, str]
 
 
+#: Most points one spec may expand to (grid product plus includes, or random samples): a typo such
+#: as an extra zero should be an error, not a sweep that never ends.
+MAX_POINTS = 100_000
+#: Largest hidden size a spec may ask for (RTRL costs ~n^4 per step; beyond this nothing fits in memory).
+MAX_HIDDEN = 16384
+#: The shipped hardware configs: a spec anywhere may name them (e.g. by absolute path).
+SHIPPED_CONFIGS = Path(__file__).resolve().parents[2] / "hw_configs"
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Range(_Strict):
@@ -71,7 +80,7 @@ class ModelAxes(_Strict):
 
     task: list[str] = ["digits"]
     method: list[Method] = ["sparse_rtrl"]
-    n_hidden: list[PositiveInt] | Range = [32]
+    n_hidden: list[Annotated[int, Field(gt=0, le=MAX_HIDDEN)]] | Range = [32]
     weight_density: list[Density] | Range = [0.25]
     threshold_mean: list[Unit] | Range = [0.3]
     pseudo_derivative_width: list[PositiveFloat] | Range = [0.5]
@@ -118,7 +127,7 @@ class IncludedModel(_Strict):
 
     task: str | None = None
     method: Method | None = None
-    n_hidden: PositiveInt | None = None
+    n_hidden: Annotated[int, Field(gt=0, le=MAX_HIDDEN)] | None = None
     weight_density: Density | None = None
     threshold_mean: Unit | None = None
     pseudo_derivative_width: PositiveFloat | None = None
@@ -153,7 +162,7 @@ class HardwareAxes(_Strict):
 
 class Sampling(_Strict):
     mode: Literal["grid", "random"] = "grid"
-    samples: PositiveInt | None = None  # random mode: how many joint points to draw
+    samples: Annotated[int, Field(gt=0, le=MAX_POINTS)] | None = None  # random mode: joint points to draw
     seed: NonNegativeInt = 0
 
     @model_validator(mode="after")
@@ -235,6 +244,30 @@ class SweepSpec(_Strict):
     source: str = Field(default="<spec>", exclude=True)
     base_dir: str = Field(default=".", exclude=True)
 
+    @field_validator("name")
+    @classmethod
+    def _not_a_folder_name(cls, value: str) -> str:
+        if set(value) == {"."}:
+            raise ValueError("name must not be '.' or '..' (it names the default output folder)")
+        return value
+
+    @model_validator(mode="after")
+    def _not_too_many_points(self) -> "SweepSpec":
+        if self.sampling.mode != "grid":
+            return self
+        n_hw = len(self.hardware.configs) * len(self.hardware.fidelity)
+        for axis in self.hardware.set.values():
+            n_hw *= len(axis) if isinstance(axis, list) else 1
+        n_model = 1
+        for name in ModelAxes.model_fields:
+            axis = getattr(self.model, name)
+            n_model *= len(axis) if isinstance(axis, list) else 1
+        total = (n_model + len(self.include)) * n_hw
+        if total > MAX_POINTS:
+            raise ValueError(f"the grid has {total} points, more than the limit of {MAX_POINTS}; "
+                             "use fewer axis values or sampling.mode: random")
+        return self
+
     @model_validator(mode="after")
     def _grid_has_no_ranges(self) -> "SweepSpec":
         if self.sampling.mode == "grid":
@@ -269,6 +302,11 @@ class SweepSpec(_Strict):
             return path
         beside = Path(self.base_dir) / path
         return beside if beside.exists() else path
+
+    def config_roots(self) -> list[Path]:
+        """Folders base configs must lie in: the spec's folder, the working directory, the shipped
+        ``hw_configs/`` (paths may not escape these through ``..``, absolute paths or symlinks)."""
+        return [Path(self.base_dir).resolve(), Path.cwd().resolve(), SHIPPED_CONFIGS]
 
 
 class _FieldProblem(ValueError):
@@ -316,8 +354,14 @@ def _is_union_tag(part: Any) -> bool:
 
 def _check_configs(spec: SweepSpec) -> None:
     """Every base config must exist, and (when the simulator is installed) load with every override."""
+    roots = spec.config_roots()
     for i, name in enumerate(spec.hardware.configs):
-        if not spec.config_path(name).is_file():
+        resolved = spec.config_path(name).resolve()
+        if not any(resolved.is_relative_to(root) for root in roots):
+            raise ConfigError(spec.source, f"hardware.configs.{i}",
+                              f"{name}: outside the spec's folder, the working directory and the shipped "
+                              "hw_configs/ (config paths may not escape them)")
+        if not resolved.is_file():
             raise ConfigError(spec.source, f"hardware.configs.{i}", f"config file not found: {name}")
     if spec.evaluator.kind != "pipeline":
         return
@@ -341,7 +385,11 @@ def load_spec(path: str | Path) -> SweepSpec:
     if not path.is_file():
         raise FileNotFoundError(errno.ENOENT, "sweep spec not found", str(path))
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), "(file)", f"not UTF-8 text (byte {exc.start}); expected a YAML sweep spec") from None
+    except RecursionError:
+        raise ConfigError(str(path), "(yaml)", "YAML syntax error: nesting too deep") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""

@@ -52,14 +52,18 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dic
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(f"{path}: not a readable checkpoint ({exc})") from None
+    except IsADirectoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure to decode the archive (zip, zlib, npy) is corruption
+        raise ValueError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
     if _META not in arrays:
         raise ValueError(f"{path}: not a checkpoint (no metadata)")
     try:
         meta = json.loads(arrays.pop(_META).tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: corrupt checkpoint metadata ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: corrupt checkpoint metadata (a JSON {type(meta).__name__}, not an object)")
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: checkpoint format {meta.get('format')!r}, expected {CHECKPOINT_FORMAT!r}")
     return arrays, meta

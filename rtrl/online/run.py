@@ -14,6 +14,7 @@ import numpy as np
 from rtrl.tasks import Task, get_task
 
 from .checkpoint import load_checkpoint
+from .checkpoint_check import check_run
 from .guard import GuardConfig, GuardEvent
 from .kpi import EvalResult, TrainKPIs, evaluate, kept_weight_fraction
 from .trainer import OnlineTrainer, Progress, TrainConfig
@@ -146,7 +147,7 @@ def train(settings: RunSettings | None = None, **kwargs) -> TrainKPIs:
 
 def _check_resume(path: str, settings: RunSettings) -> None:
     _, meta = load_checkpoint(path)
-    stored = meta.get("run", {})
+    stored = check_run(path, meta.get("run", {}))
     mine = settings.to_dict()
     for key, value in mine.items():
         if key != "epochs" and key in stored and stored[key] != value:

@@ -20,6 +20,7 @@ import numpy as np
 from rtrl.tasks import Dataset, Sequence
 
 from .checkpoint import load_checkpoint, pack, save_checkpoint, unpack
+from .checkpoint_check import check_arrays, check_progress, check_run
 from .guard import GuardConfig, GuardEvent, LossMonitor, Snapshot, all_finite
 from .optim import OPTIMIZERS, clip_by_global_norm, make_optimizer
 from .recording import StepRecorder, n_updated_params
@@ -271,6 +272,9 @@ class OnlineTrainer:
     def restore(self, path: str) -> dict:
         """Load a checkpoint written by :meth:`save` into this trainer; returns its ``run`` meta."""
         arrays, doc = load_checkpoint(path)
+        check_progress(path, doc, Progress)
+        check_arrays(path, arrays, self.model.params, self._learner_state(), self.monitor.get_state())
+        run = check_run(path, doc.get("run", {}))
         try:
             self.model.set_params(unpack("params", arrays))
             self.optimizer.set_state(unpack("optimizer", arrays))
@@ -281,6 +285,6 @@ class OnlineTrainer:
                 doc["snapshot_step"], unpack("params", snap), unpack("optimizer", snap), unpack("learner", snap)
             )
             self.progress = Progress(**doc["progress"])
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"{path}: checkpoint is missing trainer state ({exc})") from None
-        return doc.get("run", {})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: checkpoint does not fit this trainer ({exc})") from None
+        return run

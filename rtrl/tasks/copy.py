@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dataset import NO_TARGET, Task, make_dataset
-from .options import check, resolve
+from .options import check, check_size, resolve
 
 COPY_DEFAULTS = {"seed": 0, "pattern_length": 5, "delay": 0, "n_train": 2000, "n_test": 500}
 
@@ -35,6 +35,8 @@ def build_copy(**options) -> Task:
     check("copy", opts["delay"] >= 0, "delay", ">= 0", opts["delay"])
     check("copy", opts["n_train"] >= 1, "n_train", ">= 1", opts["n_train"])
     check("copy", opts["n_test"] >= 1, "n_test", ">= 1", opts["n_test"])
+    check_size("copy", (opts["n_train"] + opts["n_test"]) * (2 * opts["pattern_length"] + opts["delay"]) * 3,
+               "n_train/n_test/pattern_length/delay")
     train_rng, test_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(opts["seed"]).spawn(2))
     train = make_dataset(*_sequences(opts["n_train"], opts["pattern_length"], opts["delay"], train_rng))
     test = make_dataset(*_sequences(opts["n_test"], opts["pattern_length"], opts["delay"], test_rng))

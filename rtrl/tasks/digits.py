@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from .dataset import Task, last_step_targets, split
-from .options import check, resolve
+from .options import check, check_size, resolve
 
 DIGITS_DEFAULTS = {"seed": 0, "test_fraction": 0.2, "n_train": 0}
 EVENTS_DEFAULTS = {**DIGITS_DEFAULTS, "steps_per_row": 4, "delta": 0.25}
@@ -73,6 +73,7 @@ def build_digits_events(**options) -> Task:
     opts = resolve("digits-events", EVENTS_DEFAULTS, options)
     check("digits-events", opts["steps_per_row"] >= 1, "steps_per_row", ">= 1", opts["steps_per_row"])
     check("digits-events", 0.0 < opts["delta"] <= 1.0, "delta", "in (0, 1]", opts["delta"])
+    check_size("digits-events", 1797 * 8 * opts["steps_per_row"] * 8, "steps_per_row")
     images, labels = _load_images()
     xs = delta_events(images, opts["steps_per_row"], opts["delta"])
     return _finish(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -18,7 +19,19 @@ def resolve(task: str, defaults: dict[str, Any], given: dict[str, Any]) -> dict[
     out = dict(defaults)
     for name, value in given.items():
         out[name] = _convert(task, name, value, defaults[name])
+    check(task, 0 <= out.get("seed", 0) < 2**63, "seed", "an integer in [0, 2^63)", out.get("seed"))
     return out
+
+
+#: Most input values (sequences x steps x channels) a task may generate: 2^28 float32 = 1 GiB.
+MAX_VALUES = 2**28
+
+
+def check_size(task: str, n_values: int, names: str) -> None:
+    """Refuse option values that would build more than :data:`MAX_VALUES` input values."""
+    if n_values > MAX_VALUES:
+        raise ValueError(f"task {task!r}: options {names} ask for {n_values} input values, more than the limit "
+                         f"{MAX_VALUES} (1 GiB); use smaller ones")
 
 
 def _convert(task: str, name: str, value: Any, default: Any) -> Any:
@@ -27,10 +40,13 @@ def _convert(task: str, name: str, value: Any, default: Any) -> Any:
     bad = isinstance(value, bool) or (kind is int and isinstance(value, float) and not value.is_integer())
     try:
         if not bad:
-            return kind(value) if kind in (int, float) else value
-    except (TypeError, ValueError):
+            out = kind(value) if kind in (int, float) else value
+            if kind is not float or math.isfinite(out):
+                return out
+    except (TypeError, ValueError, OverflowError):
         pass
-    raise ValueError(f"task {task!r}: option {name!r} must be {kind.__name__}, got {value!r}")
+    what = "a finite float" if kind is float else kind.__name__
+    raise ValueError(f"task {task!r}: option {name!r} must be {what}, got {value!r}")
 
 
 def check(task: str, ok: bool, name: str, requirement: str, value: Any) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dataset import Task, last_step_targets, make_dataset
-from .options import check, resolve
+from .options import check, check_size, resolve
 
 SINE_DEFAULTS = {
     "seed": 0,
@@ -44,6 +44,7 @@ def build_sine(**options) -> Task:
     check("sine", opts["noise_std"] >= 0.0, "noise_std", ">= 0", opts["noise_std"])
     check("sine", opts["n_train"] >= 1, "n_train", ">= 1", opts["n_train"])
     check("sine", opts["n_test"] >= 1, "n_test", ">= 1", opts["n_test"])
+    check_size("sine", (opts["n_train"] + opts["n_test"]) * opts["n_steps"], "n_train/n_test/n_steps")
     train_rng, test_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(opts["seed"]).spawn(2))
     desc = f"noisy sine, {opts['n_classes']} frequencies, {opts['n_steps']} steps, noise std {opts['noise_std']}"
     return Task(
