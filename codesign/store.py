@@ -12,6 +12,7 @@ import csv
 import errno
 import io
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -147,7 +148,8 @@ def storage_error(exc: sqlite3.Error, path: Path) -> OSError:
         code = errno.EACCES
     else:
         code = errno.EIO
-    return OSError(code, f"cannot write the result store ({exc}); the points stored before are kept", str(path))
+    return OSError(code, f"{os.strerror(code)}: cannot write the result store ({exc}); the points stored before "
+                         "are kept", str(path))
 
 
 class _Tx:

@@ -1,0 +1,104 @@
+"""Corpus of the failures the fuzzers found (each was an exit 1, a traceback, a hang or a silent
+wrong answer before its fix). Every case must now exit 2 with one line naming file and field."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from accel_sim.trace.io import TraceWriter
+from accel_sim.trace.schema import OpRecord, TraceHeader
+from tests.hardening.helpers import CONFIGS, ROOT, assert_bad_input, cli
+
+CONFIG = CONFIGS / "edge_tiny.yaml"
+TRACE = ROOT / "traces" / "sparse_rtrl_h16.arrows"
+META_OK = {"format": "rtrl-online-checkpoint/1"}
+
+# (argv after the config, what the error line must name)
+CONFIG_CASES = [
+    (["--set", "clock_hz=.inf"], "clock_hz"),                                # accepted: infinite clock
+    (["--set", "dram.bandwidth_bytes_per_cycle=.nan"], "bandwidth"),         # accepted: NaN bandwidth
+    (["--set", "pe_array.rows=" + "1" + "0" * 30], "pe_array.rows"),         # OverflowError, exit 1
+    (["--set", "dram.latency_cycles=" + "1" + "0" * 20], "latency_cycles"),  # OverflowError at L0
+    (["--set", "engine.l2_max_units_per_op=1000000000000"], "l2_max_units"),  # L2 ran out of memory
+]
+
+
+@pytest.mark.parametrize("extra, field", CONFIG_CASES)
+def test_config_values_that_crashed_or_were_accepted(extra, field):
+    code, _, err = cli(["simulate", TRACE, "--config", CONFIG, "--fidelity", "L0", *extra])
+    assert_bad_input(code, err, CONFIG, field)
+
+
+@pytest.mark.parametrize("override", ["dram.bandwidth_bytes_per_cycle=1.0e-308", "index_units.indices_per_cycle=1.0e-300",
+                                      "interconnect.bytes_per_cycle=1.0e-300", "clock_hz=1.0e-300"])
+@pytest.mark.parametrize("fidelity", ["L0", "L1", "L2"])
+def test_tiny_rates_overflowed_the_simulator(override, fidelity):  # OverflowError / RuntimeWarnings, exit 1
+    code, _, err = cli(["simulate", TRACE, "--config", CONFIG, "--fidelity", fidelity, "--set", override])
+    assert_bad_input(code, err, TRACE)
+
+
+def test_set_accepts_exponent_floats_without_a_dot():  # YAML 1.1 read 1e2 as a string
+    code, _, err = cli(["validate-config", CONFIG, "--set", "dram.bandwidth_bytes_per_cycle=1e2"])
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("content, field", [(b"\xff\xfe\x00", "UTF-8"), (b"[" * 5000, "nesting")])
+def test_unreadable_config_files(tmp_path, content, field):  # no file name / RecursionError exit 1
+    path = tmp_path / "c.yaml"
+    path.write_bytes(content)
+    code, _, err = cli(["validate-config", path])
+    assert_bad_input(code, err, path, field)
+
+
+def test_trace_counts_that_wrapped_int64(tmp_path):  # compute_cycles came out as 0 for 2^62 MACs
+    header = TraceHeader("dense_rtrl", 2, 8, 2, "float64", 1.0, 3, 40, {"R_u": [8] * 8}, {})
+    path = tmp_path / "big.arrows"
+    with TraceWriter(path, header) as w:
+        w.begin_step(0, np.arange(2), np.array([1]))
+        big = 2**62
+        w.op(OpRecord(0, "gemm", "influence_sparse_update", big, big, big, macs=big))
+    code, _, err = cli(["simulate", path, "--config", CONFIG])
+    assert_bad_input(code, err, path, "step 0", "exceeds")
+
+
+def _npz(path, meta, **arrays):
+    np.savez(path, __meta__=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+    return path
+
+
+@pytest.mark.parametrize("meta, field", [
+    ([1, 2], "not an object"),                                            # AttributeError, exit 1
+    ({**META_OK, "run": [1]}, "run"),                                     # AttributeError, exit 1
+    ({**META_OK, "run": {"task": "copy", "n_hidden": "x"}}, "run.n_hidden"),  # TypeError, exit 1
+    ({**META_OK, "run": {"task": "copy", "n_hidden": 8}}, "progress"),     # KeyError, exit 1
+])
+def test_checkpoint_metadata_that_crashed(tmp_path, meta, field):
+    path = _npz(tmp_path / "c.npz", meta)
+    code, _, err = cli(["train", "--task", "copy", "--resume", path, "--quiet"])
+    assert_bad_input(code, err, path, field)
+
+
+def test_checkpoint_zip_with_an_unknown_compression_method(tmp_path):  # NotImplementedError, exit 1
+    path = _npz(tmp_path / "c.npz", META_OK, a=np.zeros(3))
+    raw = bytearray(path.read_bytes())
+    central = raw.rfind(b"PK\x01\x02")
+    raw[central + 10] = 99  # compression method field of the last central-directory entry
+    path.write_bytes(bytes(raw))
+    code, _, err = cli(["train", "--task", "copy", "--resume", path, "--quiet"])
+    assert_bad_input(code, err, path)
+
+
+@pytest.mark.parametrize("option, name", [("seed=-1", "seed"), ("n_train=100000000000", "n_train"),
+                                          ("noise_std=inf", "noise_std")])
+def test_task_options_that_crashed_or_exhausted_memory(option, name):  # no option named / MemoryError
+    task = "sine" if "noise" in option else "copy"
+    code, _, err = cli(["train", "--task", task, "--task-option", option, "--quiet"])
+    assert_bad_input(code, err, name)
+
+
+def test_huge_hidden_size_is_refused_before_allocating():  # MemoryError, exit 1
+    code, _, err = cli(["train", "--task", "copy", "--hidden", "100000000", "--quiet"])
+    assert_bad_input(code, err, "--hidden")
