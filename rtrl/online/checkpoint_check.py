@@ -144,6 +144,16 @@ def check_run(path, run) -> dict:
     pd = run.get("pseudo_derivative", [0.3, 0.5])
     if len(pd) != 2 or not all(_is_number(v) for v in pd):
         raise _fail(path, "run.pseudo_derivative", f"expected two numbers, got {pd!r:.80}")
+    ranges = {
+        "n_hidden": lambda v: v >= 1, "weight_density": lambda v: 0 < v <= 1, "threshold_mean": lambda v: 0 <= v <= 1,
+        "epochs": lambda v: v >= 0, "lr": lambda v: 0 < v < float("inf"), "clip_norm": lambda v: 0 <= v < float("inf"),
+        "update_every": lambda v: v is None or v >= 0, "lr_decay": lambda v: 0 < v <= 1, "seed": lambda v: v >= 0,
+        "optimizer": lambda v: v in ("sgd", "adam"), "method": lambda v: v in ("sparse_rtrl", "dense_rtrl", "bptt"),
+        "dtype": lambda v: v in ("float32", "float64"),
+    }
+    for key, ok in ranges.items():
+        if key in run and not ok(run[key]):
+            raise _fail(path, f"run.{key}", f"value {run[key]!r:.80} out of range")
     options = run.get("task_options", {})
     if not all(isinstance(k, str) and (isinstance(v, (str, bool)) or _is_number(v)) for k, v in options.items()):
         raise _fail(path, "run.task_options", "expected an object of names to numbers or strings")
