@@ -126,7 +126,12 @@ def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.checkpoint_every < 0:
         raise UsageError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
-    task = build_task(settings)
+    try:
+        task = build_task(settings)
+    except ValueError as exc:
+        if not args.resume:
+            raise
+        raise UsageError(f"{args.resume}: run.task_options: {exc}") from None  # the options came from the file
     model = make_model(settings, task)
     progress = None if args.quiet else _Progress(len(task.train), settings.epochs)
     common = dict(prebuilt_task=task, model=model, checkpoint=args.checkpoint,

@@ -356,7 +356,11 @@ def _check_configs(spec: SweepSpec) -> None:
     """Every base config must exist, and (when the simulator is installed) load with every override."""
     roots = spec.config_roots()
     for i, name in enumerate(spec.hardware.configs):
-        resolved = spec.config_path(name).resolve()
+        try:
+            resolved = spec.config_path(name).resolve()
+            resolved.is_file()
+        except (OSError, ValueError) as exc:  # e.g. a NUL byte in the path
+            raise ConfigError(spec.source, f"hardware.configs.{i}", f"not a usable path ({exc})") from None
         if not any(resolved.is_relative_to(root) for root in roots):
             raise ConfigError(spec.source, f"hardware.configs.{i}",
                               f"{name}: outside the spec's folder, the working directory and the shipped "

@@ -38,6 +38,7 @@ def assert_bad_input(code: int, err: str, *names: str) -> None:
     assert code == 2, f"exit {code}, stderr {err!r}"
     assert err.count("\n") == 1 and err.endswith("\n"), f"not one line: {err!r}"
     assert err.startswith("error: ") and "Traceback" not in err, err
+    assert "not enough memory" not in err, f"input made the tool exhaust memory: {err!r}"
     for name in names:
         assert str(name) in err, f"{name!r} not named in {err!r}"
 

@@ -111,7 +111,8 @@ def test_damaged_arrays_are_refused(tmp_path_factory, checkpoint, damage, which)
         arrays[name] = np.array(1.5)
     path = rewrite(checkpoint, tmp_path_factory.mktemp("c") / "arrays.npz", arrays=arrays)
     code, _, err = resume(path)
-    if (damage in ("nan", "reshape") and name.startswith("monitor/")) or (damage == "scalar" and value.ndim == 0):
+    harmless = (damage in ("nan", "reshape") and name.startswith("monitor/")) or (damage == "scalar" and value.ndim == 0)
+    if harmless or (damage == "drop" and name.endswith("optimizer/t")):  # a fresh optimiser has no step count yet
         assert_ok_or_bad_input(code, err, path)  # another value of the right type and shape: may resume
     else:
         assert_bad_input(code, err, path)
