@@ -142,8 +142,8 @@ def check_run(path, run) -> dict:
         raise _fail(path, "run", f"expected an object, got {type(run).__name__}")
     check_fields(path, "run", run, RUN_TYPES)
     pd = run.get("pseudo_derivative", [0.3, 0.5])
-    if len(pd) != 2 or not all(_is_number(v) for v in pd):
-        raise _fail(path, "run.pseudo_derivative", f"expected two numbers, got {pd!r:.80}")
+    if len(pd) != 2 or not all(_is_number(v) for v in pd) or not (0 <= pd[0] < float("inf") and 0 < pd[1] < float("inf")):
+        raise _fail(path, "run.pseudo_derivative", f"expected (gamma >= 0, eps > 0), got {pd!r:.80}")
     ranges = {
         "n_hidden": lambda v: v >= 1, "weight_density": lambda v: 0 < v <= 1, "threshold_mean": lambda v: 0 <= v <= 1,
         "epochs": lambda v: v >= 0, "lr": lambda v: 0 < v < float("inf"), "clip_norm": lambda v: 0 <= v < float("inf"),

@@ -36,6 +36,9 @@ def _load_images() -> tuple[np.ndarray, np.ndarray]:
 def _finish(name: str, xs: np.ndarray, labels: np.ndarray, opts: dict, description: str) -> Task:
     check(name, 0.0 < opts["test_fraction"] < 1.0, "test_fraction", "in (0, 1)", opts["test_fraction"])
     check(name, opts["n_train"] >= 0, "n_train", ">= 0 (0 = all)", opts["n_train"])
+    n_test = int(round(xs.shape[0] * opts["test_fraction"]))
+    check(name, 1 <= n_test < xs.shape[0], "test_fraction", "large enough for 1 test and 1 training image",
+          opts["test_fraction"])
     rng = np.random.default_rng(opts["seed"])
     train, test = split(xs, last_step_targets(labels, xs.shape[1]), opts["test_fraction"], rng)
     if opts["n_train"]:

@@ -38,6 +38,7 @@ def _sequences(n: int, opts: dict, rng: np.random.Generator) -> tuple[np.ndarray
 def build_sine(**options) -> Task:
     opts = resolve("sine", SINE_DEFAULTS, options)
     check("sine", opts["n_classes"] >= 2, "n_classes", ">= 2", opts["n_classes"])
+    check("sine", opts["n_classes"] <= 1024, "n_classes", "<= 1024", opts["n_classes"])
     check("sine", opts["n_steps"] >= 2, "n_steps", ">= 2", opts["n_steps"])
     check("sine", 0.0 < opts["freq_min"] < opts["freq_max"] <= 0.5, "freq_min/freq_max",
           "0 < freq_min < freq_max <= 0.5 cycles/step", (opts["freq_min"], opts["freq_max"]))
