@@ -69,7 +69,8 @@ def open_store(spec: SweepSpec, out_dir: Path, store_path: Path | None, restart:
     elif digest != spec.digest():
         store.close()
         raise ValueError(
-            f"{path}: holds results of a different spec ({digest}); use --restart to discard them or another --out"
+            f"{path}: holds results of a different spec or of since-edited configs ({digest}); "
+            "use --restart to discard them or another --out"
         )
     return store
 

@@ -291,8 +291,11 @@ class SweepSpec(_Strict):
         return self
 
     def digest(self) -> str:
-        """Stable hash of the validated spec (used to refuse resuming a store with another spec)."""
-        text = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        """Stable hash of the validated spec and the contents of its base configs (used to refuse
+        resuming a store whose results came from another spec or from since-edited configs)."""
+        configs = {name: hashlib.sha256(self.config_path(name).read_bytes()).hexdigest()
+                   for name in self.hardware.configs if self.config_path(name).is_file()}
+        text = json.dumps([self.model_dump(mode="json", by_alias=True), configs], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def config_path(self, name: str) -> Path:

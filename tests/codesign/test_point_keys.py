@@ -13,3 +13,16 @@ def test_editing_a_config_file_makes_new_points(tmp_path):
     after = {p.hardware.config: p.hardware.key for p in expand(load_spec(spec_path))}
     changed = {name for name in before if before[name] != after[name]}
     assert changed == {"alpha.yaml"}
+
+
+def test_resuming_after_a_config_edit_is_refused(tmp_path):
+    import pytest
+
+    from codesign.sweep.executor import open_store
+
+    spec_path = write_spec(tmp_path)
+    open_store(load_spec(spec_path), tmp_path / "out", None, restart=False).close()
+    open_store(load_spec(spec_path), tmp_path / "out", None, restart=False).close()  # same: resumes
+    (tmp_path / "beta_skipping.yaml").write_text("# edited\n")
+    with pytest.raises(ValueError, match="different spec"):
+        open_store(load_spec(spec_path), tmp_path / "out", None, restart=False)
