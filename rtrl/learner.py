@@ -142,8 +142,22 @@ class Learner:
                 "db_o": host_copy(self._db_o), "loss_sum": np.array(self.loss_sum), "t": np.array(self.t)}
 
     def _set_common_state(self, state: dict[str, np.ndarray]) -> None:
-        self._thr_direct, self._dW_o, self._db_o = (self._device_copy(state[k]) for k in ("thr_direct", "dW_o", "db_o"))
-        self.loss_sum, self.t = float(state["loss_sum"]), int(state["t"])
+        n, n_out = self.model.n_hidden, self.model.n_out
+        self._thr_direct, self._dW_o, self._db_o = (
+            self._checked(state, k, shape) for k, shape in (("thr_direct", (n,)), ("dW_o", (n_out, n)), ("db_o", (n_out,)))
+        )
+        self.loss_sum, self.t = float(self._checked(state, "loss_sum", ())), int(self._checked(state, "t", ()))
+
+    def _checked(self, state: dict, key: str, shape: tuple[int, ...]) -> np.ndarray:
+        """``state[key]`` as a fresh device array, after checking it exists, has ``shape`` and is finite."""
+        if key not in state:
+            raise ValueError(f"learner state: missing {key!r}")
+        value = state[key]
+        if tuple(value.shape) != shape:
+            raise ValueError(f"learner state: {key} has shape {tuple(value.shape)}, expected {shape}")
+        if not bool(self.xp.all(self.xp.isfinite(self.xp.asarray(value, float)))):
+            raise ValueError(f"learner state: {key} contains NaN or inf")
+        return self._device_copy(value)
 
     def _device_copy(self, a) -> np.ndarray:
         """A fresh copy of ``a`` (numpy or CuPy) on the model's device, in the model's dtype."""
@@ -203,5 +217,8 @@ class InfluenceLearner(Learner):
                 **self._common_state()}
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
-        self.s, self.M, self._grad = (self._device_copy(state[k]) for k in ("s", "influence", "grad"))
+        n, P = self.model.n_hidden, self.layout.n_columns
+        self.s, self.M, self._grad = (
+            self._checked(state, k, shape) for k, shape in (("s", (n,)), ("influence", (n, P)), ("grad", (P,)))
+        )
         self._set_common_state(state)

@@ -88,3 +88,22 @@ def test_flush_subnormals_zeroes_only_subnormals(dtype):
     expected = np.where(np.abs(values) < tiny, 0, values).reshape(2, 4)
     assert np.array_equal(M, expected)
     assert np.count_nonzero(M) == 5  # the two subnormals and the zero
+
+
+def test_set_state_refuses_wrong_shapes_missing_keys_and_nan():
+    model, xs, targets = case()
+    learner = make_learner(model, "sparse_rtrl")
+    learner.step(xs[0], targets[0])
+    good = learner.get_state()
+    for key, bad, match in [
+        ("influence", good["influence"][:, :-1], "shape"),
+        ("s", np.full_like(good["s"], np.nan), "NaN"),
+        ("dW_o", good["dW_o"].T, "shape"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            make_learner(model, "sparse_rtrl").set_state({**good, key: bad})
+    with pytest.raises(ValueError, match="missing"):
+        make_learner(model, "sparse_rtrl").set_state({k: v for k, v in good.items() if k != "grad"})
+    restored = make_learner(model, "sparse_rtrl")
+    restored.set_state(good)
+    assert np.array_equal(restored.M, learner.M)
