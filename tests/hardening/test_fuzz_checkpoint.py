@@ -4,7 +4,6 @@ that changes nothing) or 2 with one line naming the file; object arrays are neve
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 

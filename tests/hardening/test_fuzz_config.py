@@ -8,7 +8,7 @@ import copy
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, strategies as st
+from hypothesis import given, strategies as st
 
 from accel_sim import load_config
 from accel_sim.errors import ConfigError
@@ -34,10 +34,9 @@ def _paths(node, prefix=()):
             yield from _paths(v, prefix + (k,))
 
 
-@st.composite
-def mutated_config(draw):
-    base = yaml.safe_load(draw(st.sampled_from(SHIPPED)).read_text())
-    data = copy.deepcopy(base)
+def mutate(draw, data: dict) -> dict:
+    """1-3 random replace / delete / add edits of a nested mapping (a copy), drawn by ``draw``."""
+    data = copy.deepcopy(data)
     for _ in range(draw(st.integers(1, 3))):
         paths = list(_paths(data))
         if not paths:
@@ -54,6 +53,11 @@ def mutated_config(draw):
         else:
             parent[draw(st.text(min_size=1, max_size=8))] = draw(weird_values)
     return data
+
+
+@st.composite
+def mutated_config(draw):
+    return mutate(draw, yaml.safe_load(draw(st.sampled_from(SHIPPED)).read_text()))
 
 
 def _simulate_if_valid(path):

@@ -14,7 +14,7 @@ from hypothesis import given, strategies as st
 from accel_sim.errors import ConfigError
 from codesign.sweep import load_spec
 from tests.hardening.helpers import CONFIGS, assert_bad_input, assert_ok_or_bad_input, cli, examples, files_under
-from tests.hardening.test_fuzz_config import _paths, weird_values
+from tests.hardening.test_fuzz_config import mutate
 
 VALID = {
     "schema": "accel-sim/sweep/1", "name": "fz", "evaluator": {"kind": "synthetic"},
@@ -30,21 +30,7 @@ VALID = {
 
 @st.composite
 def mutated_spec(draw):
-    data = copy.deepcopy(VALID)
-    for _ in range(draw(st.integers(1, 3))):
-        paths = list(_paths(data))
-        path = draw(st.sampled_from(paths))
-        parent = data
-        for key in path[:-1]:
-            parent = parent[key]
-        action = draw(st.sampled_from(["replace", "delete", "add"]))
-        if action == "replace":
-            parent[path[-1]] = draw(weird_values)
-        elif action == "delete":
-            del parent[path[-1]]
-        else:
-            parent[draw(st.text(min_size=1, max_size=8))] = draw(weird_values)
-    return data
+    return mutate(draw, VALID)
 
 
 @examples(40)
