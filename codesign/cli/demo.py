@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
     others = [k for k in an.kpis if k.method != "sparse_rtrl"]
     for k in others:
         print(f"  vs {METHOD_NAMES[k.method]:<11} (n_hidden={k.n_hidden}): {fmt_time(k.sim_time_per_step_s)} per step, "
-              f"{fmt_bytes(k.learning_state_bytes)} learning state, {k.test_accuracy * 100:.1f} % accuracy")
+              f"{fmt_bytes(k.learning_state_bytes)} learning state, {k.test_accuracy * 100:.1f} % accuracy"
+              + (f" (trained on {k.trained_sequences} sequences)" if k.trained_sequences != best.trained_sequences else ""))
     print(f"Total demo time: {time.perf_counter() - t_start:.1f} s")
     return EXIT_OK
