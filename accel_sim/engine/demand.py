@@ -47,6 +47,7 @@ class Demand:
     array_cycles: np.ndarray
     compute_cycles: np.ndarray  # stage duration: max(array, SRAM ports, interconnect)
     sram_port_cycles: np.ndarray  # the slowest level's port time
+    level_port_cycles: dict[str, np.ndarray]  # each SRAM level's port time for the op's own accesses
     interconnect_cycles: np.ndarray
     index_cycles: np.ndarray
     dram_read_bytes: np.ndarray
@@ -152,13 +153,14 @@ class Costing:
             sram_write[level] += plain_w[t]
 
         # ---- ports, interconnect, compute stage
-        port = np.zeros(n_ops)
+        level_port = {}
         ic_bytes = np.zeros(n_ops, np.int64)
         for lv, spec in cfg.sram.items():
             traffic = sram_read[lv] + sram_write[lv]
-            port = np.maximum(port, traffic / cfg.level_bandwidth_bytes_per_cycle(lv))
+            level_port[lv] = traffic / cfg.level_bandwidth_bytes_per_cycle(lv)
             if spec.scope == "shared":
                 ic_bytes += traffic
+        port = np.max(np.stack(list(level_port.values())), axis=0) if level_port else np.zeros(n_ops)
         ic_cycles = ic_bytes / cfg.interconnect.bytes_per_cycle
         compute = np.maximum(np.maximum(array_cycles, port), ic_cycles)
 
@@ -192,7 +194,7 @@ class Costing:
         }
         return Demand(
             step=ops["step"], label=ops["label"], array_cycles=array_cycles, compute_cycles=compute,
-            sram_port_cycles=port, interconnect_cycles=ic_cycles, index_cycles=index_cycles,
+            sram_port_cycles=port, level_port_cycles=level_port, interconnect_cycles=ic_cycles, index_cycles=index_cycles,
             dram_read_bytes=dram_r, dram_write_bytes=dram_w, dram_spill_bytes=spill,
             index_count=index_count, interconnect_bytes=ic_bytes, macs_effective=macs_effective,
             macs_executed=macs_executed.astype(np.int64), sram_read=sram_read, sram_write=sram_write,

@@ -71,11 +71,14 @@ class TileEngine:
         i, n = 0, len(steps)
         stall = t.stall
         tl = self.timeline
+        # Timeline only: each SRAM level's port cycles per op (its accesses overlap the compute stage).
+        port_cycles = {} if tl is None else {lv: c.tolist() for lv, c in d.level_port_cycles.items()}
         while i < n:
             step = steps[i]
             t0 = float(self.env.now)
             dr_free = ix_free = dw_free = arr_free = t0
             busy = 0.0
+            port_busy = dict.fromkeys(port_cycles, 0.0)
             while i < n and steps[i] == step:
                 c, f, w, x = comp[i], fetch[i], write[i], index[i]
                 longest = max(c, f, w, x)
@@ -117,6 +120,10 @@ class TileEngine:
                     name = LABELS[labels[i]]
                     if c > 0:
                         tl.span("pe_array", name, int(arr_free - c), int(math.ceil(arr_free)), step)
+                        for lv, cycles in port_cycles.items():
+                            if cycles[i] > 0:
+                                port_busy[lv] += cycles[i]
+                                tl.span(f"sram:{lv}", name, int(arr_free - c), int(math.ceil(arr_free - c + cycles[i])), step)
                     if f > 0:
                         tl.span("dram_read", name, int(d0), int(math.ceil(dr_free)), step)
                     if x > 0:
@@ -129,6 +136,8 @@ class TileEngine:
             durations.append(end - t0)
             if tl is not None and end > t0:
                 tl.counter("pe_array_utilization", int(t0), busy / (end - t0))
+                for lv, cycles in port_busy.items():
+                    tl.counter(f"sram:{lv}_port_utilization", int(t0), cycles / (end - t0))
             t.events += 1
             yield self.env.timeout(end - t0)
         t.step_cycles.append(np.asarray(durations))

@@ -1,0 +1,37 @@
+"""L1's timeline: one track per resource, SRAM levels included, with occupancy counters."""
+
+from pathlib import Path
+
+from accel_sim import load_config, simulate_file
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Collector:
+    def __init__(self):
+        self.spans, self.counters = [], []
+
+    def span(self, track, name, start, end, step):
+        self.spans.append((track, name, start, end, step))
+
+    def counter(self, track, cycle, value):
+        self.counters.append((track, cycle, value))
+
+
+def test_sram_levels_get_spans_inside_the_compute_stage_and_utilization_counters():
+    cfg = load_config(ROOT / "hw_configs" / "sparse_skipping.yaml")
+    tl = Collector()
+    result = simulate_file(ROOT / "traces" / "sparse_rtrl_h16.arrows", cfg, "L1", timeline=tl)
+    tracks = {s[0] for s in tl.spans}
+    read = result.to_dict()["traffic_bytes"]["sram_read"]
+    busy_levels = {lv for lv, b in read.items() if b > 0}
+    assert {"pe_array", "dram_read"} <= tracks
+    assert {f"sram:{lv}" for lv in busy_levels} <= tracks
+    compute = {(s[1], s[4], s[2]): s[3] for s in tl.spans if s[0] == "pe_array"}
+    for track, name, start, end, step in tl.spans:
+        if track.startswith("sram:"):
+            assert (name, step, start) in compute  # starts with its op's compute stage
+            assert start <= end <= compute[(name, step, start)]  # and ends inside it
+    names = {c[0] for c in tl.counters}
+    assert {f"sram:{lv}_port_utilization" for lv in cfg.sram} <= names
+    assert all(0.0 <= v <= 1.0 + 1e-9 for _, _, v in tl.counters)
