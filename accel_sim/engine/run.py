@@ -54,9 +54,6 @@ def _simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: Hardwar
     wall = time.perf_counter()
     engine = ENGINES[fidelity](config, timeline)
     placement = Placement(config, header)
-    if timeline is not None:  # what each SRAM level holds for the whole run (resident tensors)
-        for level, resident in placement.resident_bytes().items():
-            timeline.counter(f"sram:{level}_occupancy_bytes", 0, resident)
     costing = Costing(config, header)
     totals = Totals(config)
     peak = {lv: 0 for lv in config.sram}
@@ -70,6 +67,9 @@ def _simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: Hardwar
             peak[lv] = max(peak[lv], b)
         totals.add(demand)
         engine.run(demand)
+    if timeline is not None:  # what each SRAM level holds at its fullest (resident tensors)
+        for level, resident in peak.items():
+            timeline.counter(f"sram:{level}_occupancy_bytes", 0, resident)
     drained = totals.add_drain(placement.drain_at_end())
     engine.drain(drained)
     timing = engine.finish()

@@ -37,6 +37,6 @@ def test_sram_levels_get_spans_inside_the_compute_stage_and_utilization_counters
     assert all(0.0 <= v <= 1.0 + 1e-9 for track, _, v in tl.counters if track.endswith("utilization"))
     occupancy = {t: v for t, _, v in tl.counters if t.endswith("_occupancy_bytes")}
     assert set(occupancy) == {f"sram:{lv}_occupancy_bytes" for lv in cfg.sram}
-    resident = result.to_dict()["memory_bytes"]["resident"]
+    resident = result.to_dict()["memory_bytes"]["peak_resident"]
     assert occupancy == {f"sram:{lv}_occupancy_bytes": b for lv, b in resident.items()}
     assert resident[cfg.placement("influence").level] >= result.to_dict()["memory_bytes"]["influence"]
