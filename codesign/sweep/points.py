@@ -59,12 +59,10 @@ class HardwarePoint:
     config_path: str  # resolved path to read
     overrides: tuple[tuple[str, Any], ...]
     fidelity: str
-    config_sha256: str = ""  # of the config file's bytes: an edited config is a new point
 
     @property
     def key(self) -> str:
-        return "h" + _digest({"config": self.config, "overrides": list(map(list, self.overrides)),
-                              "fidelity": self.fidelity, "config_sha256": self.config_sha256})
+        return "h" + _digest({"config": self.config, "overrides": list(map(list, self.overrides)), "fidelity": self.fidelity})
 
     @property
     def label(self) -> str:
@@ -106,13 +104,11 @@ def _model_point(spec: SweepSpec, values: dict[str, Any], training: dict[str, An
 
 
 def _hardware_point(spec: SweepSpec, config: str, overrides: dict[str, Any], fidelity: str) -> HardwarePoint:
-    path = spec.config_path(config)
     return HardwarePoint(
         config=config,
-        config_path=str(path),
+        config_path=str(spec.config_path(config)),
         overrides=tuple(sorted(overrides.items())),
         fidelity=fidelity,
-        config_sha256=hashlib.sha256(Path(path).read_bytes()).hexdigest(),
     )
 
 
