@@ -31,6 +31,17 @@ def clip_by_global_norm(grads: dict[str, np.ndarray], max_norm: float) -> tuple[
     return {k: (g * g.dtype.type(scale)) for k, g in grads.items()}, norm
 
 
+def _with_grads(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], out: dict[str, np.ndarray]):
+    """Yield (key, param, grad in the param's dtype) for parameters that have a gradient; copy the
+    others unchanged into ``out``."""
+    for key, p in params.items():
+        g = grads.get(key)
+        if g is None:
+            out[key] = p.copy()
+        else:
+            yield key, p, g.astype(p.dtype, copy=False)
+
+
 @dataclass
 class SGD:
     """Plain SGD, ``momentum`` in [0, 1) turns on heavy-ball momentum."""
@@ -42,12 +53,7 @@ class SGD:
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float) -> dict[str, np.ndarray]:
         out = {}
-        for key, p in params.items():
-            g = grads.get(key)
-            if g is None:
-                out[key] = p.copy()
-                continue
-            g = g.astype(p.dtype, copy=False)
+        for key, p, g in _with_grads(params, grads, out):
             if self.momentum:
                 v = self.velocity.get(key, np.zeros_like(p))
                 v = p.dtype.type(self.momentum) * v + g
@@ -79,13 +85,8 @@ class Adam:
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float) -> dict[str, np.ndarray]:
         self.t += 1
         out = {}
-        for key, p in params.items():
-            g = grads.get(key)
-            if g is None:
-                out[key] = p.copy()
-                continue
+        for key, p, g in _with_grads(params, grads, out):
             f = p.dtype.type
-            g = g.astype(p.dtype, copy=False)
             m = f(self.beta1) * self.m.get(key, np.zeros_like(p)) + f(1 - self.beta1) * g
             v = f(self.beta2) * self.v.get(key, np.zeros_like(p)) + f(1 - self.beta2) * (g * g)
             self.m[key], self.v[key] = m, v
