@@ -68,17 +68,9 @@ class Learner:
 
     def step(self, x: np.ndarray, target: int = -1) -> StepOutput:
         """Advance one step with input ``x`` (n_in,) and ``target`` (int, -1 for none)."""
-        model = self.model
-        x = to_host(x).astype(model.dtype, copy=False)
-        if x.shape != (model.n_in,):
-            raise ValueError(f"x must have shape ({model.n_in},), got {x.shape}")
-        if not np.all(np.isfinite(x)):
-            raise ValueError("x contains NaN or inf")
-        target = int(target)
-        if not -1 <= target < model.n_out:
-            raise ValueError(f"target must lie in [-1, {model.n_out}), got {target}")
+        x, target = self._checked_input(x, target)
         x = self.xp.asarray(x)
-        prev = events(self.s, model.params["thr"], *model.pseudo_derivative)
+        prev = events(self.s, self.model.params["thr"], *self.model.pseudo_derivative)
         n_fired, n_support = int(prev.o.sum()), int(self.xp.count_nonzero(prev.dH))  # before any heavy GPU work
         rec = self.recorder
         if rec is not None:
@@ -102,6 +94,20 @@ class Learner:
         return grads
 
     # -- shared pieces ----------------------------------------------------------------------
+    def _checked_input(self, x, target) -> tuple[np.ndarray, int]:
+        """``x`` as a host array of the model's dtype and ``target`` as an int, after checking
+        shape, finiteness and range (ValueError)."""
+        model = self.model
+        x = to_host(x).astype(model.dtype, copy=False)
+        if x.shape != (model.n_in,):
+            raise ValueError(f"x must have shape ({model.n_in},), got {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("x contains NaN or inf")
+        target = int(target)
+        if not -1 <= target < model.n_out:
+            raise ValueError(f"target must lie in [-1, {model.n_out}), got {target}")
+        return x, target
+
     def _readout(self, s: np.ndarray, target: int) -> tuple[Events, ReadoutResult]:
         model = self.model
         ev = events(s, model.params["thr"], *model.pseudo_derivative)

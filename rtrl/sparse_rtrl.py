@@ -10,11 +10,19 @@
 * The gradient contraction reads only the |A_t| rows of M where dL/ds_t can be non-zero.
 * The forward products W x and R y use only non-zero inputs and events (event-based).
 
-Devices (``model.device``): one algorithm written against the array module ``xp``. With
-``kernels="generic"`` (the CPU default) the influence update is the CSR product (scipy on the
-CPU, cupyx on the GPU) or the dense block; with ``kernels="fused"`` (the GPU default) it runs
-the fused kernels of ``rtrl.kernels`` (CUDA on the GPU, their numpy twins on the CPU) and falls
-back to the generic dense block when G[:, A] is well filled.
+Devices (``model.device``): one algorithm written against the array module ``xp``. The
+influence update (M_t = J_t M_{t-1} + Mbar_t) has three implementations, chosen by ``kernels``:
+
+* ``"compiled"`` (the CPU default when numba, the ``fast`` extra, is installed): the whole step
+  (forward, gates, readout, the in-place update of M, the contraction) in compiled code
+  (``rtrl.kernels.compiled``);
+* ``"generic"`` (the CPU default without numba): the CSR product (scipy on the CPU, cupyx on the
+  GPU) and numpy scatters;
+* ``"fused"`` (the GPU default): the fused kernels of ``rtrl.kernels`` (CUDA on the GPU, their
+  numpy twins on the CPU).
+
+All three hand the update to the generic dense block when G[:, A] is well filled, and all record
+the same operations.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from scipy.linalg.blas import get_blas_funcs
 from accel_sim.trace.schema import Label, OpKind
 from rtrl.backend import array_module
 from rtrl.cell import Events, bias_coefficients, gates, input_coefficients, recurrent_coefficients
+from rtrl.kernels import compiled
 from rtrl.layout import InfluenceLayout
 from rtrl.learner import InfluenceLearner, StepOutput
 from rtrl.model import BIASES, INPUT_WEIGHTS, MASKED
@@ -53,14 +62,13 @@ def uses_dense_block(g_nnz: int, n_hidden: int, n_active: int) -> bool:
 
 
 class SparseRTRL(InfluenceLearner):
-    """``kernels``: None (fused on the GPU, generic on the CPU), "generic" or "fused"."""
+    """``kernels``: None (the device's default, see the module docstring), "compiled",
+    "generic" or "fused"."""
 
     method = "sparse_rtrl"
 
     def __init__(self, model, recorder=None, kernels: str | None = None) -> None:
-        if kernels not in (None, "generic", "fused"):
-            raise ValueError(f"kernels must be 'generic' or 'fused', got {kernels!r}")
-        self.kernels = kernels or ("fused" if model.backend.is_gpu else "generic")
+        self.kernels = _choose_kernels(kernels, model.backend.is_gpu)
         n, n_in, xp = model.n_hidden, model.n_in, model.xp
         lay = self.layout = InfluenceLayout(model, masked_only=True)
         # Every kept weight entry e, W groups first: its unit row, gate-row (into the stacked
@@ -84,6 +92,11 @@ class SparseRTRL(InfluenceLearner):
         g_rows, g_cols = (a.astype(np.int64) for a in np.nonzero(union))
         bias_rows = np.tile(np.arange(n), len(BIASES))
         bias_cols = lay.start[BIASES[0]] + np.arange(len(BIASES) * n)
+        self._compiled = None
+        if self.kernels == "compiled":
+            from rtrl.kernels.cpu_step import CompiledStep
+
+            self._compiled = CompiledStep(model, lay, g_rows, g_cols)
         self._fused = None
         if self.kernels == "fused":
             from rtrl.kernels.fused import FusedInfluence
@@ -135,8 +148,40 @@ class SparseRTRL(InfluenceLearner):
             n_now = now_active.size
             self._grad += res.dl_ds[now_active] @ M[now_active]
         if self.recorder is not None:
-            self._emit(target, live, n_active, g_nnz, n_now, dense_block)
+            live_in = int(xp.count_nonzero(live < self._n_input_entries))
+            self._emit(target, live_in, live.size - live_in, n_active, g_nnz, n_now, dense_block)
         return StepOutput(res.loss, res.logits, 0, 0)
+
+    def step(self, x: np.ndarray, target: int = -1) -> StepOutput:
+        if self._compiled is None:
+            return super().step(x, target)
+        return self._compiled_step(*self._checked_input(x, target))
+
+    def _compiled_step(self, x: np.ndarray, target: int) -> StepOutput:
+        """The step in compiled code (``rtrl.kernels.compiled``): one call for the forward, readout and
+        the update's operands, one pass over M for the update (C or numba). A well-filled G[:, A]
+        goes to the dense block (BLAS) instead."""
+        step, rec, s_prev = self._compiled, self.recorder, self.s
+        fwd = step.forward(s_prev, x, target, self._thr_direct, self._dW_o, self._db_o)
+        dense_block = uses_dense_block(fwd.g_nnz, self.model.n_hidden, fwd.n_active)
+        if dense_block:
+            g, prev = step.gates(), step.previous_events(s_prev)
+            source = np.concatenate([x, prev.y])[self._e_src]
+            self._generic_update(x, g, recurrent_coefficients(g), prev, source, np.flatnonzero(source))
+            if target >= 0:
+                step.contract(self._grad, self.M)
+        else:
+            step.update(self.M, fwd.n_active, self._grad, target >= 0)
+        n_now = fwd.n_now if target >= 0 else 0
+        self.s = step.gate_values[compiled.S].copy()
+        if rec is not None:
+            prev = step.previous_events(s_prev)
+            rec.begin_step(self.t, prev.fired, prev.support)
+            self._emit(target, fwd.live_in, fwd.live_rec, fwd.n_active, fwd.g_nnz, n_now, dense_block)
+            rec.end_step()
+        self.t += 1
+        self.loss_sum += fwd.loss
+        return StepOutput(fwd.loss, step.logits.copy(), fwd.n_fired, fwd.n_support)
 
     def _generic_update(self, x, g, rc, prev: Events, source, live) -> tuple[int, int, bool]:
         """M <- J M + Mbar with array-module operations (CSR product or dense block, then the
@@ -174,12 +219,10 @@ class SparseRTRL(InfluenceLearner):
         self.M = M
         return int(active.size), int(sel.size), dense_block
 
-    def _emit(self, target: int, live: np.ndarray, n_a: int, g_nnz: int, n_now: int,
+    def _emit(self, target: int, live_in: int, live_rec: int, n_a: int, g_nnz: int, n_now: int,
               dense_block: bool) -> None:
         rec, t, b, ib = self.recorder, self.t, self.itemsize, INDEX_BYTES
         n, n_in, P = self.model.n_hidden, self.model.n_in, self.layout.n_columns
-        live_in = int(self.xp.count_nonzero(live < self._n_input_entries))
-        live_rec = live.size - live_in
         emit(rec, t, OpKind.INDEX_DECODE, Label.ACTIVE_SET, m=n, index_count=n_a,
              read={"state": n * b}, written={"activations": n_a * ib})
         emit(rec, t, OpKind.SPMM, Label.INPUT_PROJECTION, m=3 * n, k=n_in, nnz=live_in, macs=live_in,
@@ -203,7 +246,7 @@ class SparseRTRL(InfluenceLearner):
             emit(rec, t, OpKind.SPMM, Label.INFLUENCE_SPARSE_UPDATE, m=n, k=n_a, n=P, nnz=g_nnz,
                  macs=g_nnz * P, index_count=g_nnz,
                  read={"influence": n_a * P * b, "activations": g_nnz * (b + ib)})
-        scattered = live.size + len(BIASES) * n + g_nnz + n_a
+        scattered = live_in + live_rec + len(BIASES) * n + g_nnz + n_a
         emit(rec, t, OpKind.SCATTER, Label.IMMEDIATE_SCATTER, m=n, n=P, nnz=scattered, macs=scattered,
              index_count=2 * scattered, read={"influence": scattered * b, "activations": 8 * n * b},
              written={"influence": scattered * b})
@@ -213,6 +256,18 @@ class SparseRTRL(InfluenceLearner):
                  index_count=n_now, read={"influence": n_now * P * b, "gradients": P * b},
                  written={"gradients": P * b})
 
+
+
+def _choose_kernels(kernels: str | None, on_gpu: bool) -> str:
+    """The influence-update implementation for ``kernels`` (None: the device's default)."""
+    if kernels not in (None, "compiled", "generic", "fused"):
+        raise ValueError(f"kernels must be 'compiled', 'generic' or 'fused', got {kernels!r}")
+    if kernels is None:
+        return "fused" if on_gpu else ("compiled" if compiled.AVAILABLE else "generic")
+    if kernels == "compiled" and (on_gpu or not compiled.AVAILABLE):
+        raise ValueError("kernels='compiled' runs on the CPU and needs numba (pip install '.[fast]')"
+                         if not on_gpu else "kernels='compiled' runs on the CPU only; use 'fused' on the GPU")
+    return kernels
 
 
 def _jacobian_csr(diag: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int):

@@ -1,0 +1,96 @@
+"""The C influence update (``influence.c``): build it, load it, call it.
+
+``make`` builds ``_influence.so`` next to this file with the machine's C compiler
+(``python -m rtrl.kernels.native``; ``-O3 -march=native``, so it is specific to this CPU). Where no
+compiler is found the build is skipped with a note and ``load()`` returns None: the learner then
+uses the numba kernel for the same work (``rtrl.kernels.compiled.update``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+SOURCE = Path(__file__).with_name("influence.c")
+LIBRARY = Path(__file__).with_name("_influence.so")
+FLAGS = ["-O3", "-march=native", "-ffp-contract=fast", "-shared", "-fPIC", "-std=c11"]
+
+_loaded: dict[str, object] = {}
+
+
+class NativeUpdate:
+    """ctypes binding of ``influence_update_f32`` / ``_f64`` (see ``influence.c``)."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        ptr, i64 = ctypes.c_void_p, ctypes.c_int64
+        args = [ptr, i64, i64, ptr, ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, ptr, ptr, ptr, ptr, ptr, i64]
+        self._fn = {}
+        for dtype, name in ((np.float32, "influence_update_f32"), (np.float64, "influence_update_f64")):
+            fn = getattr(lib, name)
+            fn.argtypes, fn.restype = args, None
+            self._fn[np.dtype(dtype)] = fn
+        lib.influence_vector_bytes.restype = ctypes.c_int
+        self.vector_bytes = int(lib.influence_vector_bytes())
+
+    def supports(self, dtype) -> bool:
+        return np.dtype(dtype) in self._fn
+
+    def bind(self, old, units, diag, ptr, slots, vals, block, imm_ptr, imm_col, imm_val, cursor, cw) -> "BoundUpdate":
+        """The update with its scratch and operand buffers fixed (their addresses are taken once;
+        the buffers must live as long as the result and never be reallocated)."""
+        return BoundUpdate(self._fn[vals.dtype], (old, units, diag, ptr, slots, vals, imm_ptr, imm_col, imm_val,
+                                                  cursor, cw), block)
+
+
+class BoundUpdate:
+    """``influence_update`` with fixed buffers: call with (M, n_active, grad, with_grad)."""
+
+    def __init__(self, fn, buffers: tuple, block: int) -> None:
+        self._fn, self._buffers, self._block = fn, buffers, block  # keeps the buffers alive
+        (self._old, self._units, self._diag, self._ptr, self._slots, self._vals, self._imm_ptr, self._imm_col,
+         self._imm_val, self._cursor, self._cw) = (b.ctypes.data for b in buffers)
+
+    def __call__(self, M: np.ndarray, n_active: int, grad: np.ndarray, with_grad: bool) -> None:
+        n, P = M.shape
+        self._fn(M.ctypes.data, n, P, self._old, self._units, n_active, self._diag, self._ptr, self._slots,
+                 self._vals, self._block, self._imm_ptr, self._imm_col, self._imm_val, self._cursor,
+                 grad.ctypes.data, self._cw, int(with_grad))
+
+
+def load() -> NativeUpdate | None:
+    """The built library, or None when it was not built (or fails to load)."""
+    if "lib" not in _loaded:
+        product = None
+        if LIBRARY.exists() and os.environ.get("RTRL_NATIVE", "1") != "0":
+            try:
+                product = NativeUpdate(ctypes.CDLL(str(LIBRARY)))
+            except (OSError, AttributeError):
+                product = None
+        _loaded["lib"] = product
+    return _loaded["lib"]  # type: ignore[return-value]
+
+
+def build(target: Path = LIBRARY) -> str:
+    """Compile ``influence.c`` into ``target`` (default: ``_influence.so`` here); returns a one-line report."""
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if compiler is None:
+        return "no C compiler found: sparse RTRL uses its numba kernel"
+    tmp = target.with_suffix(".so.partial")
+    cmd = [compiler, *FLAGS, "-o", str(tmp), str(SOURCE)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        first = (done.stderr.strip().splitlines() or ["(no message)"])[0]
+        return f"C build failed ({first}): sparse RTRL uses its numba kernel"
+    os.replace(tmp, target)
+    return f"built {target.name} with {Path(compiler).name} {' '.join(FLAGS[:3])}"
+
+
+if __name__ == "__main__":
+    print(f"rtrl.kernels.native: {build()}", file=sys.stderr)

@@ -1,0 +1,153 @@
+"""The compiled CPU step (numba forward + the C or numba influence update) against BPTT and the
+generic (scipy) path: exact in float64, the same trace, the CPU's floating-point mode restored."""
+
+import ctypes
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import rtrl.kernels.native as native
+import rtrl.sparse_rtrl
+from accel_sim.trace.schema import ListRecorder
+from rtrl import EGRU, gradients
+from rtrl.kernels import compiled
+from rtrl.sparse_rtrl import SparseRTRL
+from tests.rtrl.test_exactness import random_case, relative_error
+
+pytestmark = pytest.mark.skipif(not compiled.AVAILABLE, reason="numba (the `fast` extra) is not installed")
+
+#: "c": the compiled step with the C update (where it is built); "numba": with the numba update.
+IMPLEMENTATIONS = ["c", "numba"]
+
+
+def learner(model, implementation: str, recorder=None) -> SparseRTRL:
+    """A sparse learner running ``implementation`` ("c", "numba" or "generic")."""
+    if implementation == "generic":
+        return SparseRTRL(model, recorder=recorder, kernels="generic")
+    if implementation == "c" and native.load() is None:
+        pytest.skip("the C update is not built (no C compiler)")
+    with pytest.MonkeyPatch.context() as mp:
+        if implementation == "numba":
+            mp.setattr(native, "load", lambda: None)
+        out = SparseRTRL(model, recorder=recorder, kernels="compiled")
+    assert out._compiled.implementation == implementation
+    return out
+
+
+def run(model, xs, targets, implementation, recorder=None) -> SparseRTRL:
+    a = learner(model, implementation, recorder)
+    for x, t in zip(xs, targets):
+        a.step(x, int(t))
+    return a
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@given(seed=st.integers(0, 10_000), n_in=st.integers(1, 5), n_hidden=st.integers(1, 14),
+       density=st.one_of(st.just(1.0), st.floats(0.05, 1.0)), thr=st.floats(0.0, 1.0),
+       gamma=st.floats(0.0, 2.0), eps=st.floats(0.01, 2.0), T=st.integers(1, 12))
+def test_compiled_step_is_exact(implementation, seed, n_in, n_hidden, density, thr, gamma, eps, T):
+    with pytest.MonkeyPatch.context() as mp:  # the sparse update at every step, however full G[:, A] is
+        mp.setattr(rtrl.sparse_rtrl, "DENSE_BLOCK_MIN_DENSITY", np.inf)
+        model, xs, targets = random_case(seed, n_in, n_hidden, 3, density, thr, gamma, eps, T)
+        a = run(model, xs, targets, implementation)
+    ref_loss, ref = gradients(model, xs, targets, "bptt")
+    assert a.loss_sum == pytest.approx(ref_loss, rel=1e-12, abs=1e-12)
+    assert relative_error(a.grads(), ref) <= 1e-9
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("regime", ["no_events", "all_active", "mixed"])
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 2e-4)])
+def test_compiled_matches_generic_step_by_step(implementation, regime, dtype, rtol):
+    thr, eps = {"no_events": (1.0, 1e-3), "all_active": (0.0, 5.0), "mixed": (0.3, 0.3)}[regime]
+    model = EGRU(4, 40, 3, weight_density=0.2, threshold_mean=thr, pseudo_derivative=(0.5, eps), seed=7, dtype=dtype)
+    model.params["thr"] = np.full(40, thr, dtype)
+    rng = np.random.default_rng(0)
+    a, b = learner(model, implementation), learner(model, "generic")
+    for t in range(30):
+        x, target = rng.normal(0, 2, 4).astype(dtype), int(rng.integers(-1, 3))
+        out_a, out_b = a.step(x, target), b.step(x, target)
+        assert (out_a.n_fired, out_a.n_support) == (out_b.n_fired, out_b.n_support)
+        assert out_a.loss == pytest.approx(out_b.loss, rel=rtol, abs=rtol)
+        np.testing.assert_allclose(out_a.logits, out_b.logits, rtol=rtol, atol=rtol)
+    scale = np.abs(b.M).max()
+    np.testing.assert_allclose(a.M, b.M, rtol=rtol, atol=rtol * scale)
+    assert relative_error(a.grads(), b.grads()) <= rtol
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("threshold", [np.inf, 0.5])  # sparse update every step / dense block when well filled
+def test_compiled_records_the_same_trace(monkeypatch, implementation, threshold):
+    monkeypatch.setattr(rtrl.sparse_rtrl, "DENSE_BLOCK_MIN_DENSITY", threshold)
+    model, xs, targets = random_case(3, 5, 24, 3, 0.3, 0.4, 0.3, 0.2, 20)
+    rec_a, rec_b = ListRecorder(), ListRecorder()
+    a = run(model, xs, targets, implementation, rec_a)
+    run(model, xs, targets, "generic", rec_b)
+    assert rec_a.ops == rec_b.ops
+    for sa, sb in zip(rec_a.steps, rec_b.steps, strict=True):
+        assert np.array_equal(sa.fired, sb.fired) and np.array_equal(sa.support, sb.support)
+    assert a.t == len(xs)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_floating_point_mode_is_restored_and_no_subnormal_is_stored(implementation):
+    """The update runs with denormals-are-zero, and only inside: numpy still makes subnormals."""
+    model = EGRU(3, 20, 2, weight_density=0.5, threshold_mean=0.2, pseudo_derivative=(0.3, 0.5), seed=1)
+    a = learner(model, implementation)
+    for t in range(200):  # zero input after a kick: influence entries decay towards the subnormal range
+        a.step(np.full(3, 3.0 if t < 3 else 0.0, np.float32), 1 if t % 10 == 9 else -1)
+    tiny = np.finfo(np.float32).tiny
+    assert not np.any((a.M != 0) & (np.abs(a.M) < tiny))
+    assert np.float32(1e-20) * np.float32(1e-20) != 0  # the FPU's default mode is back
+
+
+def test_compiled_kernels_need_numba(monkeypatch):
+    model, _, _ = random_case(0, 2, 4, 2, 1.0, 0.3, 0.5, 0.4, 2)
+    monkeypatch.setattr(compiled, "AVAILABLE", False)
+    with pytest.raises(ValueError, match="numba"):
+        SparseRTRL(model, kernels="compiled")
+    assert SparseRTRL(model).kernels == "generic"  # the default falls back
+
+
+@pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="no C compiler")
+def test_c_update_builds_and_matches_numba(tmp_path):
+    """A fresh build of influence.c gives the numba update's result on random operands."""
+    library = tmp_path / "influence.so"
+    assert "built" in native.build(library)
+    update = native.NativeUpdate(ctypes.CDLL(str(library)))
+    rng = np.random.default_rng(0)
+    n, P, block = 9, 301, 64  # P not a multiple of the block or of any vector width
+    for dtype in (np.float32, np.float64):
+        M = rng.normal(size=(n, P)).astype(dtype)
+        units = np.array([1, 4, 5, 8], np.int64)
+        counts = rng.integers(0, 6, n)
+        ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        slots = rng.integers(0, units.size, ptr[-1]).astype(np.int64)
+        vals, diag = rng.normal(size=ptr[-1]).astype(dtype), rng.normal(size=n).astype(dtype)
+        imm_counts = rng.integers(0, 4, n)
+        imm_ptr = np.concatenate([[0], np.cumsum(imm_counts)]).astype(np.int64)
+        imm_col = np.concatenate([np.sort(rng.choice(P, c, replace=False)) for c in imm_counts]).astype(np.int64)
+        imm_val = rng.normal(size=imm_ptr[-1]).astype(dtype)
+        cw = np.where(rng.random(n) < 0.5, rng.normal(size=n), 0).astype(dtype)
+        old, cursor = np.empty((n, block), dtype), np.empty(n, np.int64)
+        results = []
+        M2, grad = M.copy(), np.zeros(P, dtype)
+        update.bind(old, units, diag, ptr, slots, vals, block, imm_ptr, imm_col, imm_val, cursor, cw)(
+            M2, units.size, grad, True)
+        results.append((M2, grad))
+        M2, grad = M.copy(), np.zeros(P, dtype)
+        compiled.update(M2, old, units, units.size, diag, ptr, slots, vals, block, imm_ptr, imm_col, imm_val, cursor,
+                        grad, cw, True)
+        results.append((M2, grad))
+        expected = diag[:, None] * M
+        for i in range(n):
+            for q in range(ptr[i], ptr[i + 1]):
+                expected[i] += vals[q] * M[units[slots[q]]]
+            for e in range(imm_ptr[i], imm_ptr[i + 1]):
+                expected[i, imm_col[e]] += imm_val[e]
+        rtol = 1e-5 if dtype == np.float32 else 1e-12
+        for M2, grad in results:
+            np.testing.assert_allclose(M2, expected, rtol=rtol, atol=rtol)
+            np.testing.assert_allclose(grad, cw @ expected, rtol=rtol, atol=rtol * 10)
