@@ -28,11 +28,10 @@ def emit(
     read: dict[str, int] | None = None,
     written: dict[str, int] | None = None,
 ) -> None:
-    recorder.op(
-        OpRecord(
-            step=step, kind=kind.value, label=label.value, m=int(m), k=int(k), n=int(n),
-            nnz=int(nnz), macs=int(macs), index_count=int(index_count),
-            bytes_read={key: int(v) for key, v in (read or {}).items() if v},
-            bytes_written={key: int(v) for key, v in (written or {}).items() if v},
-        )
-    )
+    recorder.op(OpRecord(step, kind.value, label.value, int(m), int(k), int(n), int(nnz), int(macs),
+                         int(index_count), _nonzero(read), _nonzero(written)))
+
+
+def _nonzero(nbytes: dict[str, int] | None) -> dict[str, int]:
+    """Byte counts as Python ints, zero entries dropped."""
+    return {key: int(v) for key, v in nbytes.items() if v} if nbytes else {}

@@ -67,9 +67,9 @@ TENSORS = tuple(t.value for t in Tensor)
 METHODS = ("sparse_rtrl", "dense_rtrl", "bptt", "synthetic")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built ~10 times per learner step, and a frozen init costs 4x
 class OpRecord:
-    """One operation of one step.
+    """One operation of one step (treat as immutable once handed to a recorder).
 
     ``m, k, n``: operand shape as executed (output m x n, reduction length k; 1 where unused).
     ``nnz``: stored non-zeros of the sparse operand (0 for dense ops).
