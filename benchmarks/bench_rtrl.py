@@ -1,5 +1,6 @@
 """Per-step time of sparse vs dense RTRL, beside the ideal speed-up from operation counts and
-the memory floor (2 x bytes of the stored influence matrix / measured copy bandwidth).
+the memory floor (2 x bytes of the stored influence matrix / measured copy bandwidth); then, at
+n_hidden 128 and density 0.1, each implementation of the sparse step against the same dense run.
 
 Run: .venv/bin/python benchmarks/bench_rtrl.py   (writes its section of benchmarks/RESULTS.md)
 """
@@ -18,6 +19,8 @@ from _results import write_section  # noqa: E402
 
 from accel_sim.trace.schema import ListRecorder  # noqa: E402
 from rtrl import EGRU, make_learner  # noqa: E402
+from rtrl.kernels import compiled, native  # noqa: E402
+from rtrl.sparse_rtrl import SparseRTRL  # noqa: E402
 
 N_IN, N_OUT = 16, 10
 PSEUDO = (0.3, 0.05)  # narrow pseudo-derivative support: the activity regime EGRUs train into
@@ -63,6 +66,31 @@ def copy_bandwidth(nbytes: int) -> float:
     return 2 * nbytes / best
 
 
+def implementation(learner) -> str:
+    """Which code ran the sparse step: the C update (with its vector width), numba, or scipy."""
+    step = getattr(learner, "_compiled", None)
+    if step is None:
+        return f"generic ({learner.kernels}: scipy CSR / BLAS)"
+    if step.implementation == "c":
+        return f"compiled: numba forward + C update ({8 * native.load().vector_bytes}-bit vectors)"
+    return "compiled: numba forward + numba update"
+
+
+def implementations(model) -> list[tuple[str, SparseRTRL]]:
+    """Sparse learners for every implementation available here."""
+    out = [("generic", SparseRTRL(model, kernels="generic"))]
+    if compiled.AVAILABLE:
+        if native.load() is not None:
+            out.append(("compiled, C update", SparseRTRL(model, kernels="compiled")))
+        lib = native._loaded.get("lib")
+        native._loaded["lib"] = None  # the numba update, as where no C compiler is found
+        try:
+            out.append(("compiled, numba update", SparseRTRL(model, kernels="compiled")))
+        finally:
+            native._loaded["lib"] = lib
+    return out
+
+
 def main() -> None:
     # One BLAS thread for both learners: a like-for-like single-core comparison, and far less
     # noisy on a shared 2-core machine than oversubscribed BLAS threads.
@@ -71,13 +99,14 @@ def main() -> None:
 
 
 def run() -> None:
-    rows = []
+    rows, sparse_impl = [], ""
     for n in (64, 128):
         for density in (1.0, 0.25, 0.1):
             model = EGRU(N_IN, n, N_OUT, weight_density=density, threshold_mean=THRESHOLD,
                          pseudo_derivative=PSEUDO, seed=0)
             sparse = make_learner(model, "sparse_rtrl")
             dense = make_learner(model, "dense_rtrl")
+            sparse_impl = implementation(sparse)
             t_sparse, act = time_steps(sparse, inputs(205))
             t_dense, _ = time_steps(dense, inputs(25 if n == 128 else 60))
             ideal = macs_per_step(model, "dense_rtrl", inputs(40)) / macs_per_step(model, "sparse_rtrl", inputs(40))
@@ -87,9 +116,11 @@ def run() -> None:
             print(f"n={n} density={density}: dense {t_dense*1e3:.2f} ms, sparse {t_sparse*1e3:.3f} ms, "
                   f"speed-up {t_dense/t_sparse:.1f}x (ideal {ideal:.0f}x), sparse/floor {t_sparse/floor:.2f}",
                   flush=True)
+    per_impl = compare_implementations()
     lines = [
         "## RTRL step time: sparse vs dense (`benchmarks/bench_rtrl.py`)",
         "",
+        f"Sparse step: {sparse_impl}. "
         f"Single thread (BLAS limited to 1 thread for both), float32, n_in = {N_IN}, n_out = {N_OUT}, threshold mean {THRESHOLD}, pseudo-derivative "
         f"(gamma, eps) = {PSEUDO}, Gaussian input, one loss every 8 steps. Median step time. "
         "Ideal speed-up = recorded dense MACs / recorded sparse MACs per step. Memory floor = "
@@ -101,7 +132,34 @@ def run() -> None:
     ]
     for r in rows:
         lines.append("| {} | {} | {:.3f} | {:.2f} | {:.3f} | {:.1f}x | {:.0f}x | {:.3f} | {:.2f} | {:.2f} |".format(*r))
+    lines += ["", "Each sparse implementation at n_hidden 128, density 0.1, against one dense run, interleaved "
+              "(three rounds; the median of each round's median step time):", "",
+              "| sparse implementation | sparse ms/step | dense ms/step | speed-up | sparse / memory floor |",
+              "|---|---|---|---|---|"]
+    lines += [f"| {name} | {1e3 * t:.3f} | {1e3 * d:.2f} | {d / t:.1f}x | {t / f:.2f} |" for name, t, d, f in per_impl]
     write_section("rtrl", "\n".join(lines))
+
+
+def compare_implementations() -> list[tuple[str, float, float, float]]:
+    """(name, sparse s/step, dense s/step, memory floor s) per implementation at n = 128, density 0.1;
+    rounds interleave the implementations so machine noise hits them alike."""
+    model = EGRU(N_IN, 128, N_OUT, weight_density=0.1, threshold_mean=THRESHOLD, pseudo_derivative=PSEUDO, seed=0)
+    dense = make_learner(model, "dense_rtrl")
+    learners = implementations(model)
+    times: dict[str, list[float]] = {name: [] for name, _ in learners}
+    dense_times, floors = [], []
+    for _ in range(3):
+        dense_times.append(time_steps(dense, inputs(25))[0])
+        for name, learner in learners:
+            learner.reset()
+            times[name].append(time_steps(learner, inputs(205))[0])
+        floors.append(2 * learners[0][1].M.nbytes / copy_bandwidth(learners[0][1].M.nbytes))
+    d, f = float(np.median(dense_times)), float(np.median(floors))
+    out = [(name, float(np.median(ts)), d, f) for name, ts in times.items()]
+    for name, t, _, _ in out:
+        print(f"n=128 density=0.1 {name}: sparse {t * 1e3:.3f} ms, dense {d * 1e3:.2f} ms, speed-up {d / t:.1f}x",
+              flush=True)
+    return out
 
 
 if __name__ == "__main__":
