@@ -27,6 +27,10 @@
 #define VBYTES 16
 #endif
 
+/* Rows ahead whose block segment is prefetched: a segment is only `block` columns long, too short
+ * for the hardware prefetcher to pick up before the next row's segment, 4P bytes further on. */
+#define PREFETCH_ROWS 2
+
 #define DEFINE_PRODUCT(NAME, T)                                                                       \
   typedef T NAME##_vec __attribute__((vector_size(VBYTES), aligned(sizeof(T)), may_alias));          \
   void NAME(T *restrict M, int64_t n, int64_t P, T *restrict old, const int64_t *units,              \
@@ -43,6 +47,10 @@
         T *o = M + i * P + c0;                                                                        \
         const T d = diag[i];                                                                          \
         const int64_t q0 = ptr[i], q1 = ptr[i + 1];                                                   \
+        if (i + PREFETCH_ROWS < n) { /* the row segment after next: the hardware streamer misses it */ \
+          const char *next = (const char *)(M + (i + PREFETCH_ROWS) * P + c0);                        \
+          for (int64_t k = 0; k < w * (int64_t)sizeof(T); k += 64) __builtin_prefetch(next + k, 1, 3); \
+        }                                                                                             \
         int64_t c = 0;                                                                                \
         for (; c + 4 * L <= w; c += 4 * L) {                                                          \
           NAME##_vec a0 = *(NAME##_vec *)(o + c) * d, a1 = *(NAME##_vec *)(o + c + L) * d;            \
