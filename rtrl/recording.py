@@ -28,10 +28,14 @@ def emit(
     read: dict[str, int] | None = None,
     written: dict[str, int] | None = None,
 ) -> None:
-    recorder.op(OpRecord(step, kind.value, label.value, int(m), int(k), int(n), int(nnz), int(macs),
-                         int(index_count), _nonzero(read), _nonzero(written)))
+    recorder.op(OpRecord(step, _VALUES[kind], _VALUES[label], int(m), int(k), int(n), int(nnz), int(macs),
+                         int(index_count), _nonzero(read) if read else {}, _nonzero(written) if written else {}))
 
 
-def _nonzero(nbytes: dict[str, int] | None) -> dict[str, int]:
+#: Enum member -> its string (a dict lookup is ~4x cheaper than ``.value``; emit runs ~10x a step).
+_VALUES = {member: member.value for enum in (OpKind, Label) for member in enum}
+
+
+def _nonzero(nbytes: dict[str, int]) -> dict[str, int]:
     """Byte counts as Python ints, zero entries dropped."""
-    return {key: int(v) for key, v in nbytes.items() if v} if nbytes else {}
+    return {key: int(v) for key, v in nbytes.items() if v}

@@ -175,8 +175,8 @@ class SparseRTRL(InfluenceLearner):
         n_now = fwd.n_now if target >= 0 else 0
         self.s = step.gate_values[compiled.S].copy()
         if rec is not None:
-            prev = step.previous_events(s_prev)
-            rec.begin_step(self.t, prev.fired, prev.support)
+            prev = step.prev_events
+            rec.begin_step(self.t, np.flatnonzero(prev[compiled.EV_O]), np.flatnonzero(prev[compiled.EV_DH]))
             self._emit(target, fwd.live_in, fwd.live_rec, fwd.n_active, fwd.g_nnz, n_now, dense_block)
             rec.end_step()
         self.t += 1

@@ -1,4 +1,11 @@
-"""Fused kernels for the hot loop of sparse RTRL, each with a numpy twin as its reference.
+"""Kernels for the hot loop of sparse RTRL.
+
+CPU (``kernels="compiled"``): ``compiled`` (numba: forward, readout, G[:, A], immediate influence,
+and the one-pass influence update), ``influence.c`` + ``native`` (the same update in C, built by
+``make``), ``denormals`` (flush-to-zero inside the kernels), ``cpu_step`` (buffers and the call
+order).
+
+GPU (``kernels="fused"``): fused kernels, each with a numpy twin as its reference:
 
 * ``compact_active`` and ``gather_rows``: active-set compaction (indices, slots, nnz(G[:, A]))
   and the copy of the rows M[A] the update reads;
