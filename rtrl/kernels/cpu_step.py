@@ -75,7 +75,7 @@ class CompiledStep:
         nnz = g_cols.size
         self._slot, self._units, self._ptr = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n + 1, np.int64)
         self._slots, self._raw, self._vals = np.empty(nnz, np.int64), np.empty(nnz, dtype), np.empty(nnz, dtype)
-        self._old = np.empty((n, compiled.COLUMN_BLOCK), dtype)
+        self._old = aligned_empty((n, compiled.COLUMN_BLOCK), dtype)
         n_imm = self.col_src.size + 5 * n + nnz
         self._imm_ptr, self._imm_col = np.empty(n + 1, np.int64), np.empty(n_imm, np.int64)
         self._imm_val, self._cursor, self._cw = np.empty(n_imm, dtype), np.empty(n, np.int64), np.zeros(n, dtype)
@@ -122,3 +122,14 @@ class CompiledStep:
     def contract(self, grad: np.ndarray, M: np.ndarray) -> int:
         """grad += dL/ds[A_t] M[A_t] over the active set of the new state; returns |A_t|."""
         return compiled.contract(grad, M, self.new_events, self.dl_ds)
+
+
+def aligned_empty(shape: tuple[int, ...], dtype, alignment: int = 64) -> np.ndarray:
+    """An uninitialised C-contiguous array whose first element sits on an ``alignment``-byte
+    boundary (cache line): the update's vector loads from it then never straddle two lines
+    (numpy guarantees only 16 bytes; straddling loads cost the update ~20 %)."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape))
+    raw = np.empty(size * dtype.itemsize + alignment, np.uint8)
+    start = -raw.ctypes.data % alignment
+    return raw[start:start + size * dtype.itemsize].view(dtype).reshape(shape)
