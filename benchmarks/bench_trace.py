@@ -145,7 +145,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps and ops (smoke run)")
     args = parser.parse_args()
-    steps, repeats, target_ops = (60, 3, 200_000) if args.quick else (300, 5, 1_400_000)
+    steps, repeats, target_ops = (60, 3, 200_000) if args.quick else (300, 11, 1_400_000)
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         rec = recording_overhead(tmp, steps, repeats)

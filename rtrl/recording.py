@@ -28,8 +28,9 @@ def emit(
     read: dict[str, int] | None = None,
     written: dict[str, int] | None = None,
 ) -> None:
-    recorder.op(OpRecord(step, _VALUES[kind], _VALUES[label], int(m), int(k), int(n), int(nnz), int(macs),
-                         int(index_count), _nonzero(read) if read else {}, _nonzero(written) if written else {}))
+    """One operation record (counts are Python ints; byte counts of 0 are left out)."""
+    recorder.op(OpRecord(step, _VALUES[kind], _VALUES[label], m, k, n, nnz, macs, index_count,
+                         _nonzero(read) if read else {}, _nonzero(written) if written else {}))
 
 
 #: Enum member -> its string (a dict lookup is ~4x cheaper than ``.value``; emit runs ~10x a step).
@@ -37,5 +38,5 @@ _VALUES = {member: member.value for enum in (OpKind, Label) for member in enum}
 
 
 def _nonzero(nbytes: dict[str, int]) -> dict[str, int]:
-    """Byte counts as Python ints, zero entries dropped."""
-    return {key: int(v) for key, v in nbytes.items() if v}
+    """``nbytes`` without its zero entries (the caller's fresh dict itself when it has none)."""
+    return nbytes if 0 not in nbytes.values() else {key: v for key, v in nbytes.items() if v}

@@ -164,6 +164,12 @@ class SparseRTRL(InfluenceLearner):
         step, rec, s_prev = self._compiled, self.recorder, self.s
         fwd = step.forward(s_prev, x, target, self._thr_direct, self._dW_o, self._db_o)
         dense_block = uses_dense_block(fwd.g_nnz, self.model.n_hidden, fwd.n_active)
+        if rec is not None:  # the counts are known now; recording before the pass over M, which
+            prev = step.prev_events  # evicts the caches, costs ~2x less
+            rec.begin_step(self.t, np.flatnonzero(prev[compiled.EV_O]), np.flatnonzero(prev[compiled.EV_DH]))
+            self._emit(target, fwd.live_in, fwd.live_rec, fwd.n_active, fwd.g_nnz,
+                       fwd.n_now if target >= 0 else 0, dense_block)
+            rec.end_step()
         if dense_block:
             g, prev = step.gates(), step.previous_events(s_prev)
             source = np.concatenate([x, prev.y])[self._e_src]
@@ -172,13 +178,7 @@ class SparseRTRL(InfluenceLearner):
                 step.contract(self._grad, self.M)
         else:
             step.update(self.M, fwd.n_active, self._grad, target >= 0)
-        n_now = fwd.n_now if target >= 0 else 0
         self.s = step.gate_values[compiled.S].copy()
-        if rec is not None:
-            prev = step.prev_events
-            rec.begin_step(self.t, np.flatnonzero(prev[compiled.EV_O]), np.flatnonzero(prev[compiled.EV_DH]))
-            self._emit(target, fwd.live_in, fwd.live_rec, fwd.n_active, fwd.g_nnz, n_now, dense_block)
-            rec.end_step()
         self.t += 1
         self.loss_sum += fwd.loss
         return StepOutput(fwd.loss, step.logits.copy(), fwd.n_fired, fwd.n_support)

@@ -14,6 +14,7 @@ Safety properties:
 from __future__ import annotations
 
 import os
+from array import array
 from contextlib import contextmanager
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -73,7 +74,7 @@ class TraceWriter:
         self.steps_per_chunk = int(steps_per_chunk)
         self.n_chunks = self.n_steps = self.n_ops = 0
         self._steps: list[StepRecord] = []
-        self._rows: list[list[int]] = []
+        self._rows = array("q")  # op rows, flat: int64 columns in codec.OP_COLUMNS order
         self._closed = False
         self._file = open(self.partial_path, "wb")
         options = ipc.IpcWriteOptions(compression=compression)
@@ -99,7 +100,10 @@ class TraceWriter:
                 row[_WRITE_POS[tensor]] = nbytes
         except KeyError as exc:
             raise ValueError(f"op record with unknown kind, label or tensor name {exc}") from None
-        self._rows.append(row)
+        try:
+            self._rows.extend(array("q", row))  # converted whole first: a bad value appends nothing
+        except (OverflowError, TypeError) as exc:
+            raise ValueError(f"op record counts must be integers in int64 range ({exc})") from None
 
     def end_step(self) -> None:
         pass
@@ -109,13 +113,10 @@ class TraceWriter:
         """Write the buffered steps and ops as one chunk (no-op when nothing is buffered)."""
         if not self._steps and not self._rows:
             return
-        try:
-            table = np.array(self._rows, np.int64).reshape(len(self._rows), len(codec.OP_COLUMNS))
-        except (OverflowError, TypeError) as exc:
-            raise ValueError(f"op record counts must be integers in int64 range ({exc})") from None
+        table = np.frombuffer(self._rows, np.int64).reshape(-1, len(codec.OP_COLUMNS))
         ops = {c: table[:, j].astype(codec.OP_DTYPES[c]) for j, c in enumerate(codec.OP_COLUMNS)}
         chunk = TraceChunk(steps=self._steps, ops=ops)
-        self._steps, self._rows = [], []
+        self._steps, self._rows = [], array("q")
         self.write_chunk(chunk)
 
     def write_chunk(self, chunk: TraceChunk) -> None:
