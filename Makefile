@@ -34,4 +34,4 @@ fuzz: $(STAMP) $(NATIVE)
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest $(FUZZ_TESTS) -m 'not gpu' -p no:cacheprovider --hypothesis-show-statistics
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache $(NATIVE)
+	rm -rf $(VENV) build *.egg-info .pytest_cache $(NATIVE) $(NATIVE).cpu

@@ -1,15 +1,18 @@
 """The C influence update (``influence.c``): build it, load it, call it.
 
 ``make`` builds ``_influence.so`` next to this file with the machine's C compiler
-(``python -m rtrl.kernels.native``; ``-O3 -march=native``, so it is specific to this CPU). Where no
-compiler is found the build is skipped with a note and ``load()`` returns None: the learner then
-uses the numba kernel for the same work (``rtrl.kernels.compiled.update``).
+(``python -m rtrl.kernels.native``; ``-O3 -march=native``, so it is specific to this CPU: the build
+records the CPU's feature flags beside it, and ``load()`` refuses a library built for other flags,
+which could stop the process with an illegal instruction). Where no compiler is found the build is
+skipped with a note and ``load()`` returns None: the learner then uses the numba kernel for the
+same work (``rtrl.kernels.compiled.update``).
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -19,6 +22,7 @@ import numpy as np
 
 SOURCE = Path(__file__).with_name("influence.c")
 LIBRARY = Path(__file__).with_name("_influence.so")
+CPU_STAMP = ".cpu"  # suffix of the file beside the library that names the CPU it was built for
 FLAGS = ["-O3", "-march=native", "-ffp-contract=fast", "-shared", "-fPIC", "-std=c11"]
 
 _loaded: dict[str, object] = {}
@@ -67,7 +71,9 @@ def load() -> NativeUpdate | None:
     """The built library, or None when it was not built (or fails to load)."""
     if "lib" not in _loaded:
         product = None
-        if LIBRARY.exists() and os.environ.get("RTRL_NATIVE", "1") != "0":
+        stamp = LIBRARY.with_name(LIBRARY.name + CPU_STAMP)
+        if (LIBRARY.exists() and os.environ.get("RTRL_NATIVE", "1") != "0" and stamp.exists()
+                and stamp.read_text() == cpu_fingerprint()):
             try:
                 product = NativeUpdate(ctypes.CDLL(str(LIBRARY)))
             except (OSError, AttributeError):
@@ -88,8 +94,20 @@ def build(target: Path = LIBRARY) -> str:
         tmp.unlink(missing_ok=True)
         first = (done.stderr.strip().splitlines() or ["(no message)"])[0]
         return f"C build failed ({first}): sparse RTRL uses its numba kernel"
+    target.with_name(target.name + CPU_STAMP).write_text(cpu_fingerprint())
     os.replace(tmp, target)
     return f"built {target.name} with {Path(compiler).name} {' '.join(FLAGS[:3])}"
+
+
+def cpu_fingerprint() -> str:
+    """The machine and its CPU feature flags (what ``-march=native`` compiles for)."""
+    flags = ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = next((line.split(":", 1)[1].strip() for line in fh if line.startswith(("flags", "Features"))), "")
+    except OSError:
+        pass
+    return f"{platform.machine()} {platform.processor()} {flags}"
 
 
 if __name__ == "__main__":

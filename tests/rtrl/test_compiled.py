@@ -151,3 +151,16 @@ def test_c_update_builds_and_matches_numba(tmp_path):
         for M2, grad in results:
             np.testing.assert_allclose(M2, expected, rtol=rtol, atol=rtol)
             np.testing.assert_allclose(grad, cw @ expected, rtol=rtol, atol=rtol * 10)
+
+
+@pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="no C compiler")
+def test_c_update_built_for_another_cpu_is_not_loaded(tmp_path, monkeypatch):
+    """-march=native code could stop the process on another CPU: its stamp must match this one."""
+    library = tmp_path / "_influence.so"
+    native.build(library)
+    monkeypatch.setattr(native, "LIBRARY", library)
+    monkeypatch.setattr(native, "_loaded", {})
+    assert native.load() is not None
+    (tmp_path / "_influence.so.cpu").write_text("x86_64 some other cpu")
+    monkeypatch.setattr(native, "_loaded", {})
+    assert native.load() is None
