@@ -103,10 +103,14 @@ class Learner:
             raise ValueError(f"x must have shape ({model.n_in},), got {x.shape}")
         if not np.all(np.isfinite(x)):
             raise ValueError("x contains NaN or inf")
+        return x, self._checked_target(target)
+
+    def _checked_target(self, target) -> int:
+        """``target`` as an int in [-1, n_out) (ValueError otherwise)."""
         target = int(target)
-        if not -1 <= target < model.n_out:
-            raise ValueError(f"target must lie in [-1, {model.n_out}), got {target}")
-        return x, target
+        if not -1 <= target < self.model.n_out:
+            raise ValueError(f"target must lie in [-1, {self.model.n_out}), got {target}")
+        return target
 
     def _readout(self, s: np.ndarray, target: int) -> tuple[Events, ReadoutResult]:
         model = self.model

@@ -155,6 +155,9 @@ class SparseRTRL(InfluenceLearner):
     def step(self, x: np.ndarray, target: int = -1) -> StepOutput:
         if self._compiled is None:
             return super().step(x, target)
+        model = self.model
+        if type(x) is np.ndarray and x.dtype == model.dtype and x.shape == (model.n_in,) and x.flags.c_contiguous:
+            return self._compiled_step(x, self._checked_target(target))  # NaN/inf: checked in compiled code
         return self._compiled_step(*self._checked_input(x, target))
 
     def _compiled_step(self, x: np.ndarray, target: int) -> StepOutput:
@@ -163,6 +166,8 @@ class SparseRTRL(InfluenceLearner):
         goes to the dense block (BLAS) instead."""
         step, rec, s_prev = self._compiled, self.recorder, self.s
         fwd = step.forward(s_prev, x, target, self._thr_direct, self._dW_o, self._db_o)
+        if fwd.live_in < 0:
+            raise ValueError("x contains NaN or inf")
         dense_block = uses_dense_block(fwd.g_nnz, self.model.n_hidden, fwd.n_active)
         if rec is not None:  # the counts are known now; recording before the pass over M, which
             prev = step.prev_events  # evicts the caches, costs ~2x less

@@ -204,8 +204,12 @@ def forward(s, x, prev, w0, w1, w2, w3, w4, w5, src_ptr, e_grp, e_row, e_flat, b
     gradients (accumulated), G[:, A] (see ``_restrict``), the immediate influence per row (see
     ``_immediate``) and ``cw`` (n,): dL/ds_i on the active rows of the new state, 0 elsewhere.
     Returns (loss in nats, live input entries, live recurrent entries, |A|, nnz(G[:, A]), units of
-    s_{t-1} that fired, units in its pseudo-derivative support, |A_t| of the new state)."""
+    s_{t-1} that fired, units in its pseudo-derivative support, |A_t| of the new state); when ``x``
+    holds NaN or inf, live input entries = -1 and nothing is written."""
     n, n_in = b_u.shape[0], x.shape[0]
+    for j in range(n_in):
+        if not math.isfinite(x[j]):
+            return math.nan, -1, 0, 0, 0, 0, 0, 0
     events(s, thr, gamma, eps, prev)
     n_fired, n_support = 0, 0
     for i in range(n):

@@ -14,7 +14,8 @@ from rtrl.model import BIASES, INPUT_WEIGHTS, MASKED
 
 class Forward(NamedTuple):
     """What ``CompiledStep.forward`` returns: ``loss`` (nats, 0 without target); the numbers of kept
-    input / recurrent weight entries whose source was non-zero (the event-based forward's MACs);
+    input / recurrent weight entries whose source was non-zero (the event-based forward's MACs;
+    ``live_in`` is -1, and nothing was computed, when x holds NaN or inf);
     |A| and nnz(G[:, A]) for the active set A of the previous state; how many of its units fired
     and lie in the pseudo-derivative support; |A_t| of the new state (the contraction's rows)."""
 
