@@ -164,3 +164,16 @@ def test_c_update_built_for_another_cpu_is_not_loaded(tmp_path, monkeypatch):
     (tmp_path / "_influence.so.cpu").write_text("x86_64 some other cpu")
     monkeypatch.setattr(native, "_loaded", {})
     assert native.load() is None
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_compiled_step_refuses_non_finite_input_without_changing_state(bad):
+    """An input already in the model's dtype skips numpy validation; the compiled forward refuses it."""
+    model = EGRU(3, 8, 2, weight_density=0.5, seed=0)
+    a = learner(model, "numba")
+    a.step(np.ones(3, np.float32), 1)
+    before = a.get_state()
+    with pytest.raises(ValueError, match="NaN or inf"):
+        a.step(np.array([1.0, bad, 0.0], np.float32), 0)
+    after = a.get_state()
+    assert all(np.array_equal(before[k], after[k]) for k in before)
