@@ -88,6 +88,18 @@ class CompiledStep:
             self._native = lib.bind(self._old, self._units, self.gate_values[compiled.DIAG], self._ptr, self._slots,
                                     self._vals, compiled.COLUMN_BLOCK, self._imm_ptr, self._imm_col, self._imm_val,
                                     self._cursor, self._cw)
+        self._warm_up(layout.n_columns)
+
+    def _warm_up(self, n_columns: int) -> None:
+        """Compile the kernels for this dtype (or load them from numba's cache) now, on scratch
+        state, so that the first timed step of a run does not pay for it (seconds when compiling)."""
+        model, dtype = self.model, self.model.dtype
+        n, n_out = model.n_hidden, model.n_out
+        M, grad = np.zeros((n, n_columns), dtype), np.zeros(n_columns, dtype)
+        fwd = self.forward(np.zeros(n, dtype), np.zeros(model.n_in, dtype), 0, np.zeros(n, dtype),
+                           np.zeros((n_out, n), dtype), np.zeros(n_out, dtype))
+        self.update(M, fwd.n_active, grad, True)
+        self.contract(grad, M)
 
     def previous_events(self, s: np.ndarray) -> Events:
         """The events of s_{t-1} = ``s`` that the last ``forward`` computed (views, valid until the
