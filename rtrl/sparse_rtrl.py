@@ -169,8 +169,8 @@ class SparseRTRL(InfluenceLearner):
         if fwd.live_in < 0:
             raise ValueError("x contains NaN or inf")
         dense_block = uses_dense_block(fwd.g_nnz, self.model.n_hidden, fwd.n_active)
-        if rec is not None:  # the counts are known now; recording before the pass over M, which
-            prev = step.prev_events  # evicts the caches, costs ~2x less
+        if rec is not None:  # the counts are known: record before the pass over M evicts the caches
+            prev = step.prev_events
             rec.begin_step(self.t, np.flatnonzero(prev[compiled.EV_O]), np.flatnonzero(prev[compiled.EV_DH]))
             self._emit(target, fwd.live_in, fwd.live_rec, fwd.n_active, fwd.g_nnz,
                        fwd.n_now if target >= 0 else 0, dense_block)
