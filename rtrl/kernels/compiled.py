@@ -44,6 +44,17 @@ U, R, Z, HZ, S, D_U, D_R, D_Z, DIAG = range(9)
 #: Rows of an events buffer (n each): as ``rtrl.cell.Events``.
 EV_O, EV_DH, EV_Y, EV_C, EV_DY, EV_DC, EV_DY_THR, EV_DC_THR = range(8)
 
+# The step's arrays travel packed, so that a call passes ~30 arguments instead of ~50 (the
+# dispatcher's per-argument work is paid cold, after the pass over M has evicted the caches):
+#: sections of the static int32 index array ``idx`` (offsets in ``idx_at``);
+IX_SRC_PTR, IX_GRP, IX_ROW, IX_SRCL, IX_G_PTR, IX_G_IDX, IX_ROW_PTR, IX_COL_SRC = range(8)
+#: sections of the int64 work array (offsets in ``work_i_at``);
+WI_SLOT, WI_UNITS, WI_PTR, WI_SLOTS, WI_IMM_PTR, WI_IMM_COL, WI_CURSOR = range(7)
+#: sections of the float work array (offsets in ``work_f_at``);
+WF_RAW, WF_VALS, WF_IMM_VAL, WF_LOGITS = range(4)
+#: row blocks of the (27, n) float array ``rows``: previous events, gates, new events, cw, dl_ds.
+ROWS_PREV, ROWS_GATES, ROWS_NEW, ROWS_CW, ROWS_DL_DS, N_ROWS = 0, 8, 17, 25, 26, 27
+
 
 def _jit(fn):
     """numba.njit with this module's options. Per-entry loops are written out in full: a helper
@@ -122,7 +133,7 @@ def _restrict(g_ptr, g_idx, prev, gv, R_u, R_r, R_z, slot, units, ptr, slots, ra
     """G[:, A] for A = the active units of ``prev`` (fired or in the support): ``units`` (first |A|
     entries) lists A, ``slot[k]`` is k's position in it (-1 outside A); row i of G[:, A] is
     ``slots``, ``raw`` (G[i, k]) and ``vals`` (G[i, k] dy_k) over ``ptr[i]..ptr[i+1]``.
-    ``R_*`` raveled (n * n). Returns (|A|, nnz(G[:, A]))."""
+    Returns (|A|, nnz(G[:, A]))."""
     n = slot.shape[0]
     n_active = 0
     for k in range(n):
@@ -137,7 +148,7 @@ def _restrict(g_ptr, g_idx, prev, gv, R_u, R_r, R_z, slot, units, ptr, slots, ra
         for q in range(g_ptr[i], g_ptr[i + 1]):
             k = g_idx[q]
             if slot[k] >= 0:
-                g = cu * R_u[i * n + k] + cr * R_r[i * n + k] + cz * R_z[i * n + k]
+                g = cu * R_u[i, k] + cr * R_r[i, k] + cz * R_z[i, k]
                 slots[nnz] = slot[k]
                 raw[nnz] = g
                 vals[nnz] = g * prev[EV_DY, k]
@@ -191,15 +202,33 @@ def _immediate(x, prev, gv, row_ptr, col_src, bias0, thr0, units, ptr, slots, ra
 
 
 @_jit
-def forward(s, x, prev, w0, w1, w2, w3, w4, w5, src_ptr, e_grp, e_row, e_flat, b_u, b_r, b_z, b_rz, thr, gamma,
-            eps, W_o, b_o, target, gv, ev, logits, dl_ds, thr_direct, dW_o, db_o,
-            g_ptr, g_idx, slot, units, ptr, slots, raw, vals, row_ptr, col_src, bias0, thr0,
-            imm_ptr, imm_col, imm_val, cw):
+def forward(s, x, W_u, W_r, W_z, R_u, R_r, R_z, b_u, b_r, b_z, b_rz, thr, W_o, b_o, thr_direct, dW_o, db_o,
+            target, gamma, eps, bias0, thr0, idx, idx_at, work_i, work_i_at, rows, work_f, work_f_at):
+    """The step up to the influence update, on packed arrays (sections above); see ``_forward``."""
+    n = b_u.shape[0]
+    sec = lambda a, at, k: a[at[k]:at[k + 1]]  # noqa: E731
+    return _forward(
+        s, x, rows[ROWS_PREV:ROWS_GATES], W_u, W_r, W_z, R_u, R_r, R_z, sec(idx, idx_at, IX_SRC_PTR),
+        sec(idx, idx_at, IX_GRP), sec(idx, idx_at, IX_ROW), sec(idx, idx_at, IX_SRCL), b_u, b_r, b_z, b_rz, thr,
+        gamma, eps, W_o, b_o, target, rows[ROWS_GATES:ROWS_NEW], rows[ROWS_NEW:ROWS_CW],
+        sec(work_f, work_f_at, WF_LOGITS), rows[ROWS_DL_DS], thr_direct, dW_o, db_o, sec(idx, idx_at, IX_G_PTR),
+        sec(idx, idx_at, IX_G_IDX), sec(work_i, work_i_at, WI_SLOT), sec(work_i, work_i_at, WI_UNITS),
+        sec(work_i, work_i_at, WI_PTR), sec(work_i, work_i_at, WI_SLOTS), sec(work_f, work_f_at, WF_RAW),
+        sec(work_f, work_f_at, WF_VALS), sec(idx, idx_at, IX_ROW_PTR).reshape((6, n + 1)),
+        sec(idx, idx_at, IX_COL_SRC), bias0, thr0, sec(work_i, work_i_at, WI_IMM_PTR),
+        sec(work_i, work_i_at, WI_IMM_COL), sec(work_f, work_f_at, WF_IMM_VAL), rows[ROWS_CW])
+
+
+@_jit
+def _forward(s, x, prev, W_u, W_r, W_z, R_u, R_r, R_z, src_ptr, e_grp, e_row, e_srcl, b_u, b_r, b_z, b_rz, thr,
+             gamma, eps, W_o, b_o, target, gv, ev, logits, dl_ds, thr_direct, dW_o, db_o,
+             g_ptr, g_idx, slot, units, ptr, slots, raw, vals, row_ptr, col_src, bias0, thr0,
+             imm_ptr, imm_col, imm_val, cw):
     """The step up to the influence update.
 
-    ``s``: the state s_{t-1}, whose events go to ``prev`` (8, n); ``w0..w5``: the masked weights W_u W_r W_z R_u R_r R_z,
-    raveled; kept entries listed by source j (into [x, y]) over ``src_ptr[j]..src_ptr[j+1]`` with
-    their group, unit row and index into the raveled group. Writes the gates ``gv`` (9, n), the new
+    ``s``: the state s_{t-1}, whose events go to ``prev`` (8, n); ``W_*``, ``R_*``: the masked
+    weights; kept entries listed by source j (into [x, y]) over ``src_ptr[j]..src_ptr[j+1]`` with
+    their group (W_u W_r W_z R_u R_r R_z), unit row and source index within the group. Writes the gates ``gv`` (9, n), the new
     events ``ev`` (8, n), ``logits`` (n_out,), with a target ``dl_ds`` (n,) and the readout
     gradients (accumulated), G[:, A] (see ``_restrict``), the immediate influence per row (see
     ``_immediate``) and ``cw`` (n,): dL/ds_i on the active rows of the new state, 0 elsewhere.
@@ -222,20 +251,20 @@ def forward(s, x, prev, w0, w1, w2, w3, w4, w5, src_ptr, e_grp, e_row, e_flat, b
         if v == 0:
             continue
         for e in range(src_ptr[j], src_ptr[j + 1]):
-            grp, f = e_grp[e], e_flat[e]
+            grp, i, jj = e_grp[e], e_row[e], e_srcl[e]
             if grp == 0:
-                w = w0[f]
+                w = W_u[i, jj]
             elif grp == 1:
-                w = w1[f]
+                w = W_r[i, jj]
             elif grp == 2:
-                w = w2[f]
+                w = W_z[i, jj]
             elif grp == 3:
-                w = w3[f]
+                w = R_u[i, jj]
             elif grp == 4:
-                w = w4[f]
+                w = R_r[i, jj]
             else:
-                w = w5[f]
-            pre[grp * n + e_row[e]] += w * v
+                w = R_z[i, jj]
+            pre[grp * n + i] += w * v
         if j < n_in:
             live_in += src_ptr[j + 1] - src_ptr[j]
         else:
@@ -243,7 +272,7 @@ def forward(s, x, prev, w0, w1, w2, w3, w4, w5, src_ptr, e_grp, e_row, e_flat, b
     _gates(pre, prev, b_u, b_r, b_z, b_rz, gv)
     events(gv[S], thr, gamma, eps, ev)
     loss = _readout(ev, W_o, b_o, target, logits, dl_ds, thr_direct, dW_o, db_o)
-    n_active, nnz = _restrict(g_ptr, g_idx, prev, gv, w3, w4, w5, slot, units, ptr, slots, raw, vals)
+    n_active, nnz = _restrict(g_ptr, g_idx, prev, gv, R_u, R_r, R_z, slot, units, ptr, slots, raw, vals)
     _immediate(x, prev, gv, row_ptr, col_src, bias0, thr0, units, ptr, slots, raw, imm_ptr, imm_col, imm_val)
     n_now = 0
     for i in range(n):

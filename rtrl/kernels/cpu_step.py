@@ -32,9 +32,7 @@ class Forward(NamedTuple):
 class CompiledStep:
     """One model's sparse-RTRL step in compiled code.
 
-    Kept weight entries are listed by source (``src_ptr`` over sources j of [x, y]) with their
-    group (index into ``rtrl.model.MASKED``), unit row, index into the raveled group and column
-    of M. ``g_rows``, ``g_cols``: the non-zeros of G's sparsity (the union of the recurrent masks),
+    ``g_rows``, ``g_cols``: the non-zeros of G's sparsity (the union of the recurrent masks),
     row-major. After ``forward``: ``gate_values`` (9, n) (rows as ``rtrl.cell.Gates``),
     ``new_events`` (8, n) (rows as ``rtrl.cell.Events`` without s), ``logits`` (n_out,) and, with
     a target, ``dl_ds`` (n,).
@@ -43,43 +41,44 @@ class CompiledStep:
     def __init__(self, model, layout: InfluenceLayout, g_rows: np.ndarray, g_cols: np.ndarray) -> None:
         n, n_in, dtype = model.n_hidden, model.n_in, model.dtype
         self.model = model
-        grp, row, flat, col, src = [], [], [], [], []
+        grp, row, srcl, src = [], [], [], []
         for g, name in enumerate(MASKED):
             r, j = layout.rows[name], layout.srcs[name]
-            fan_in = n_in if name in INPUT_WEIGHTS else n
             grp.append(np.full(r.size, g))
             row.append(r)
-            flat.append(r * fan_in + j)
-            col.append(np.arange(layout.columns(name).start, layout.columns(name).stop))
+            srcl.append(j)
             src.append(j if name in INPUT_WEIGHTS else n_in + j)
         src = np.concatenate(src)
         order = np.argsort(src, kind="stable")
-        # int32 / int8 indices: half the bytes the step reads back after the product's pass over M
-        # has pushed them out of the cache.
-        self.src_ptr = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n_in + n))]).astype(np.int32)
-        self.e_row, self.e_flat, self.e_col = (np.concatenate(a).astype(np.int32)[order] for a in (row, flat, col))
-        self.e_grp = np.concatenate(grp).astype(np.int8)[order]
-        self.g_ptr = np.concatenate([[0], np.cumsum(np.bincount(g_rows, minlength=n))]).astype(np.int32)
-        self.g_idx = g_cols.astype(np.int32)
         self.bias0, self.thr0 = layout.start[BIASES[0]], layout.start["thr"]
-        # Row-major view of the weight columns of M for the immediate influence: row_ptr[g, i] is
-        # the first column of group g in row i; col_src the source (into [x, y]) of each column.
-        self.row_ptr = np.stack([layout.start[name] + np.searchsorted(layout.rows[name], np.arange(n + 1))
-                                 for name in MASKED]).astype(np.int64)
-        self.col_src = np.concatenate([layout.srcs[name] + (0 if name in INPUT_WEIGHTS else n_in)
-                                       for name in MASKED]).astype(np.int32)
-        self.prev_events = np.zeros((8, n), dtype)
-        self.gate_values = np.zeros((9, n), dtype)
-        self.new_events = np.zeros((8, n), dtype)
-        self.logits = np.zeros(model.n_out, dtype)
-        self.dl_ds = np.zeros(n, dtype)
+        # Static indices, int32, one array (sections: compiled.IX_*): kept entries by source (CSR over
+        # the n_in + n sources) with group, unit row and source index within the group; G's
+        # row-major CSR; the first weight column of M of each group in each row, and each weight
+        # column's source (for the immediate influence, row by row).
+        row_ptr = np.stack([layout.start[name] + np.searchsorted(layout.rows[name], np.arange(n + 1))
+                            for name in MASKED])
+        col_src = np.concatenate([layout.srcs[name] + (0 if name in INPUT_WEIGHTS else n_in) for name in MASKED])
+        self._idx, self._idx_at = _pack([
+            np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n_in + n))]),
+            *(np.concatenate(a)[order] for a in (grp, row, srcl)),
+            np.concatenate([[0], np.cumsum(np.bincount(g_rows, minlength=n))]), g_cols, row_ptr.ravel(), col_src,
+        ], np.int32)
         nnz = g_cols.size
-        self._slot, self._units, self._ptr = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n + 1, np.int64)
-        self._slots, self._raw, self._vals = np.empty(nnz, np.int64), np.empty(nnz, dtype), np.empty(nnz, dtype)
+        n_imm = col_src.size + 5 * n + nnz
+        # Work arrays (sections: compiled.WI_*, WF_*, ROWS_*); the attributes below are views of them.
+        self._work_i, self._work_i_at = _pack([np.zeros(k, np.int64) for k in (n, n, n + 1, nnz, n + 1, n_imm, n)],
+                                              np.int64)
+        self._work_f, self._work_f_at = _pack([np.zeros(k, dtype) for k in (nnz, nnz, n_imm, model.n_out)], dtype)
+        self._rows = np.zeros((compiled.N_ROWS, n), dtype)
+        self._slot, self._units, self._ptr, self._slots, self._imm_ptr, self._imm_col, self._cursor = (
+            self._work_i[self._work_i_at[k]:self._work_i_at[k + 1]] for k in range(7))
+        self._raw, self._vals, self._imm_val, self.logits = (
+            self._work_f[self._work_f_at[k]:self._work_f_at[k + 1]] for k in range(4))
+        self.prev_events = self._rows[compiled.ROWS_PREV:compiled.ROWS_GATES]
+        self.gate_values = self._rows[compiled.ROWS_GATES:compiled.ROWS_NEW]
+        self.new_events = self._rows[compiled.ROWS_NEW:compiled.ROWS_CW]
+        self._cw, self.dl_ds = self._rows[compiled.ROWS_CW], self._rows[compiled.ROWS_DL_DS]
         self._old = aligned_empty((n, compiled.COLUMN_BLOCK), dtype)
-        n_imm = self.col_src.size + 5 * n + nnz
-        self._imm_ptr, self._imm_col = np.empty(n + 1, np.int64), np.empty(n_imm, np.int64)
-        self._imm_val, self._cursor, self._cw = np.empty(n_imm, dtype), np.empty(n, np.int64), np.zeros(n, dtype)
         lib = native.load()
         #: The influence update's implementation: the C build ("c", see ``rtrl.kernels.native``) or "numba".
         self.implementation = "c" if lib is not None and lib.supports(dtype) else "numba"
@@ -113,11 +112,9 @@ class CompiledStep:
         p = self.model.params
         gamma, eps = self.model.pseudo_derivative
         return Forward(*compiled.forward(
-            s, x, self.prev_events, *(p[name].ravel() for name in MASKED), self.src_ptr, self.e_grp, self.e_row,
-            self.e_flat, p["b_u"], p["b_r"], p["b_z"], p["b_rz"], p["thr"], float(gamma), float(eps), p["W_o"],
-            p["b_o"], target, self.gate_values, self.new_events, self.logits, self.dl_ds, thr_direct, dW_o, db_o,
-            self.g_ptr, self.g_idx, self._slot, self._units, self._ptr, self._slots, self._raw, self._vals,
-            self.row_ptr, self.col_src, self.bias0, self.thr0, self._imm_ptr, self._imm_col, self._imm_val, self._cw))
+            s, x, p["W_u"], p["W_r"], p["W_z"], p["R_u"], p["R_r"], p["R_z"], p["b_u"], p["b_r"], p["b_z"], p["b_rz"],
+            p["thr"], p["W_o"], p["b_o"], thr_direct, dW_o, db_o, target, gamma, eps, self.bias0, self.thr0,
+            self._idx, self._idx_at, self._work_i, self._work_i_at, self._rows, self._work_f, self._work_f_at))
 
     def gates(self) -> Gates:
         """The gates of the last ``forward`` as a ``Gates`` (views of ``gate_values``)."""
@@ -135,6 +132,12 @@ class CompiledStep:
     def contract(self, grad: np.ndarray, M: np.ndarray) -> int:
         """grad += dL/ds[A_t] M[A_t] over the active set of the new state; returns |A_t|."""
         return compiled.contract(grad, M, self.new_events, self.dl_ds)
+
+
+def _pack(parts: list[np.ndarray], dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``parts`` concatenated into one array of ``dtype``, and the (len + 1,) int64 offsets of each."""
+    at = np.concatenate([[0], np.cumsum([part.size for part in parts])]).astype(np.int64)
+    return np.concatenate([np.asarray(part).ravel() for part in parts]).astype(dtype), at
 
 
 def aligned_empty(shape: tuple[int, ...], dtype, alignment: int = 64) -> np.ndarray:
