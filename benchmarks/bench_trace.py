@@ -57,6 +57,9 @@ class NullRecorder:
     def op(self, record) -> None:
         pass
 
+    def op_rows(self, rows) -> None:
+        pass
+
     def end_step(self) -> None:
         pass
 

@@ -31,7 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import get_blas_funcs
 
-from accel_sim.trace.schema import Label, OpKind
+from accel_sim.trace.schema import Label, ListRecorder, OpKind, op_row, record_rows
 from rtrl.backend import array_module
 from rtrl.cell import Events, bias_coefficients, gates, input_coefficients, recurrent_coefficients
 from rtrl.kernels import compiled
@@ -93,6 +93,7 @@ class SparseRTRL(InfluenceLearner):
         bias_rows = np.tile(np.arange(n), len(BIASES))
         bias_cols = lay.start[BIASES[0]] + np.arange(len(BIASES) * n)
         self._compiled = None
+        self._row_templates: dict[tuple[bool, bool], tuple[np.ndarray, ...] | None] = {}
         if self.kernels == "compiled":
             from rtrl.kernels.cpu_step import CompiledStep
 
@@ -172,8 +173,8 @@ class SparseRTRL(InfluenceLearner):
         if rec is not None:  # the counts are known: record before the pass over M evicts the caches
             prev = step.prev_events
             rec.begin_step(self.t, np.flatnonzero(prev[compiled.EV_O]), np.flatnonzero(prev[compiled.EV_DH]))
-            self._emit(target, fwd.live_in, fwd.live_rec, fwd.n_active, fwd.g_nnz,
-                       fwd.n_now if target >= 0 else 0, dense_block)
+            self._record_rows(target, (fwd.live_in, fwd.live_rec, fwd.n_active, fwd.g_nnz,
+                                       fwd.n_now if target >= 0 else 0), dense_block)
             rec.end_step()
         if dense_block:
             g, prev = step.gates(), step.previous_events(s_prev)
@@ -223,6 +224,39 @@ class SparseRTRL(InfluenceLearner):
         M[active, thr0 + active] += g.u[active] * prev.dc_thr[active]
         self.M = M
         return int(active.size), int(sel.size), dense_block
+
+    def _record_rows(self, target: int, counts: tuple[int, ...], dense_block: bool) -> None:
+        """The step's records as rows, from an affine template in the step's counts (what
+        ``_emit`` would record, without building a record per op), in one recorder call."""
+        key = (dense_block, target >= 0)
+        if key not in self._row_templates:
+            self._row_templates[key] = self._row_template(target, dense_block)
+        template = self._row_templates[key]
+        if template is None:
+            self._emit(target, *counts, dense_block)
+            return
+        base, coef, rows = template
+        compiled.template_rows(base, coef, *counts, self.t, rows)
+        record_rows(self.recorder, rows)
+
+    def _row_template(self, target: int, dense_block: bool) -> tuple[np.ndarray, ...] | None:
+        """(base (k, C), coef (k, C, 5), scratch rows) with rows(counts) = base + coef @ counts for
+        ``_emit``'s records of one step (C = len(OP_COLUMNS)), or None if they are not affine in
+        the counts (live_in, live_rec, |A|, nnz(G[:, A]), |A_t|)."""
+        def rows(counts) -> np.ndarray:
+            saved = self.recorder, self.t
+            self.recorder, self.t = ListRecorder(), 0
+            try:
+                self._emit(target, *counts, dense_block)
+                return np.array([op_row(r) for r in self.recorder.ops], np.int64)
+            finally:
+                self.recorder, self.t = saved
+
+        base = rows([0] * 5)
+        coef = np.stack([rows(np.eye(5, dtype=int)[j].tolist()) - base for j in range(5)], axis=-1)
+        probe = [3, 5, 7, 11, 13]
+        affine = np.array_equal(rows(probe), base + coef @ np.array(probe))
+        return (base, coef, np.empty_like(base)) if affine else None
 
     def _emit(self, target: int, live_in: int, live_rec: int, n_a: int, g_nnz: int, n_now: int,
               dense_block: bool) -> None:

@@ -29,6 +29,7 @@ from accel_sim.trace.schema import (
     COUNT_COLUMNS,
     LABELS,
     METHODS,
+    OP_COLUMNS,
     OP_KINDS,
     READ_COLUMNS,
     SCHEMA_VERSION,
@@ -38,7 +39,6 @@ from accel_sim.trace.schema import (
     TraceHeader,
 )
 
-OP_COLUMNS = ("step", "kind", "label", *COUNT_COLUMNS, *READ_COLUMNS, *WRITE_COLUMNS)
 OP_DTYPES = {c: (np.int8 if c in ("kind", "label") else np.int64) for c in OP_COLUMNS}
 _ARROW_INT = {np.int8: pa.int8(), np.int64: pa.int64()}
 

@@ -27,17 +27,14 @@ import pyarrow.ipc as ipc
 from accel_sim.errors import TraceFormatError
 from accel_sim.trace import codec
 from accel_sim.trace.schema import (
-    COUNT_COLUMNS,
     LABELS,
+    OP_COLUMNS,
     OP_KINDS,
-    TENSORS,
-    Label,
-    OpKind,
     OpRecord,
     StepRecord,
-    Tensor,
     TraceChunk,
     TraceHeader,
+    op_row,
 )
 
 DEFAULT_STEPS_PER_CHUNK = 256
@@ -46,12 +43,7 @@ DEFAULT_STEPS_PER_CHUNK = 256
 DEFAULT_COMPRESSION = "lz4"
 _READ_OPTIONS = ipc.IpcReadOptions(use_threads=False)  # per-buffer thread dispatch costs more than it saves
 
-_KIND_CODE = {**{k: i for i, k in enumerate(OP_KINDS)}, **{k: i for i, k in enumerate(OpKind)}}
-_LABEL_CODE = {**{k: i for i, k in enumerate(LABELS)}, **{k: i for i, k in enumerate(Label)}}
-_N_FIXED = 3 + len(COUNT_COLUMNS)  # step, kind, label, counts; then reads, then writes
-_READ_POS = {**{t: _N_FIXED + i for i, t in enumerate(TENSORS)}, **{t: _N_FIXED + i for i, t in enumerate(Tensor)}}
-_WRITE_POS = {t: p + len(TENSORS) for t, p in _READ_POS.items()}
-_ZERO_BYTES = [0] * (2 * len(TENSORS))
+_N_COLUMNS = len(OP_COLUMNS)
 
 
 class TraceWriter:
@@ -92,18 +84,19 @@ class TraceWriter:
         if not self._steps and self.n_steps == 0:
             raise ValueError("op recorded before the first begin_step")
         try:
-            row = [record.step, _KIND_CODE[record.kind], _LABEL_CODE[record.label], record.m, record.k,
-                   record.n, record.nnz, record.macs, record.index_count, *_ZERO_BYTES]
-            for tensor, nbytes in record.bytes_read.items():
-                row[_READ_POS[tensor]] = nbytes
-            for tensor, nbytes in record.bytes_written.items():
-                row[_WRITE_POS[tensor]] = nbytes
-        except KeyError as exc:
-            raise ValueError(f"op record with unknown kind, label or tensor name {exc}") from None
-        try:
-            self._rows.extend(array("q", row))  # converted whole first: a bad value appends nothing
+            self._rows.extend(array("q", op_row(record)))  # converted whole first: a bad value appends nothing
         except (OverflowError, TypeError) as exc:
             raise ValueError(f"op record counts must be integers in int64 range ({exc})") from None
+
+    def op_rows(self, rows: np.ndarray) -> None:
+        """Several ops at once: int64 (k, len(OP_COLUMNS)) in OP_COLUMNS order (codes and values
+        are checked when the chunk is encoded, ``codec.encode_chunk``)."""
+        if not self._steps and self.n_steps == 0:
+            raise ValueError("op recorded before the first begin_step")
+        rows = np.ascontiguousarray(rows, np.int64)
+        if rows.ndim != 2 or rows.shape[1] != _N_COLUMNS:
+            raise ValueError(f"op rows must have shape (k, {_N_COLUMNS}), got {rows.shape}")
+        self._rows.frombytes(rows.tobytes())
 
     def end_step(self) -> None:
         pass
@@ -113,8 +106,8 @@ class TraceWriter:
         """Write the buffered steps and ops as one chunk (no-op when nothing is buffered)."""
         if not self._steps and not self._rows:
             return
-        table = np.frombuffer(self._rows, np.int64).reshape(-1, len(codec.OP_COLUMNS))
-        ops = {c: table[:, j].astype(codec.OP_DTYPES[c]) for j, c in enumerate(codec.OP_COLUMNS)}
+        table = np.frombuffer(self._rows, np.int64).reshape(-1, _N_COLUMNS)
+        ops = {c: table[:, j].astype(codec.OP_DTYPES[c]) for j, c in enumerate(OP_COLUMNS)}
         chunk = TraceChunk(steps=self._steps, ops=ops)
         self._steps, self._rows = [], array("q")
         self.write_chunk(chunk)

@@ -121,7 +121,11 @@ class TraceHeader:
 
 class Recorder(Protocol):
     """What a learner calls while it computes. Learners hold ``recorder=None`` by default and
-    guard every call with ``if self.recorder is not None``, so recording costs nothing when off."""
+    guard every call with ``if self.recorder is not None``, so recording costs nothing when off.
+
+    A recorder may also offer ``op_rows(rows)``: several ops at once as an int64 array
+    (k, len(OP_COLUMNS)) in :data:`OP_COLUMNS` order (the form a fast learner builds without
+    making records); :func:`record_rows` uses it where present and ``op`` otherwise."""
 
     def begin_step(self, step: int, fired: np.ndarray, support: np.ndarray) -> None: ...
 
@@ -145,6 +149,9 @@ class ListRecorder:
     def op(self, record: OpRecord) -> None:
         self.ops.append(record)
 
+    def op_rows(self, rows: np.ndarray) -> None:
+        self.ops.extend(rows_to_records(rows))
+
     def end_step(self) -> None:
         pass
 
@@ -158,6 +165,52 @@ class ListRecorder:
 COUNT_COLUMNS = ("m", "k", "n", "nnz", "macs", "index_count")
 READ_COLUMNS = tuple(f"bytes_read_{t}" for t in TENSORS)
 WRITE_COLUMNS = tuple(f"bytes_written_{t}" for t in TENSORS)
+#: One op as a row of ints: step, kind and label codes (indices into OP_KINDS / LABELS), the
+#: counts, then bytes read and bytes written per tensor (0 where absent).
+OP_COLUMNS = ("step", "kind", "label", *COUNT_COLUMNS, *READ_COLUMNS, *WRITE_COLUMNS)
+
+_KIND_CODE = {**{k: i for i, k in enumerate(OP_KINDS)}, **{k: i for i, k in enumerate(OpKind)}}
+_LABEL_CODE = {**{k: i for i, k in enumerate(LABELS)}, **{k: i for i, k in enumerate(Label)}}
+_N_FIXED = 3 + len(COUNT_COLUMNS)
+_READ_POS = {**{t: _N_FIXED + i for i, t in enumerate(TENSORS)}, **{t: _N_FIXED + i for i, t in enumerate(Tensor)}}
+_WRITE_POS = {t: p + len(TENSORS) for t, p in _READ_POS.items()}
+_ZERO_BYTES = [0] * (2 * len(TENSORS))
+
+
+def op_row(record: OpRecord) -> list[int]:
+    """``record`` as a row in :data:`OP_COLUMNS` order (ValueError on an unknown kind, label or tensor)."""
+    try:
+        row = [record.step, _KIND_CODE[record.kind], _LABEL_CODE[record.label], record.m, record.k, record.n,
+               record.nnz, record.macs, record.index_count, *_ZERO_BYTES]
+        for tensor, nbytes in record.bytes_read.items():
+            row[_READ_POS[tensor]] = nbytes
+        for tensor, nbytes in record.bytes_written.items():
+            row[_WRITE_POS[tensor]] = nbytes
+    except KeyError as exc:
+        raise ValueError(f"op record with unknown kind, label or tensor name {exc}") from None
+    return row
+
+
+def rows_to_records(rows: np.ndarray) -> list[OpRecord]:
+    """Rows in :data:`OP_COLUMNS` order back to records (zero byte counts left out)."""
+    out = []
+    n_fixed, n_t = _N_FIXED, len(TENSORS)
+    for row in np.asarray(rows, np.int64).tolist():
+        out.append(OpRecord(row[0], OP_KINDS[row[1]], LABELS[row[2]], *row[3:n_fixed],
+                            {t: v for t, v in zip(TENSORS, row[n_fixed:n_fixed + n_t]) if v},
+                            {t: v for t, v in zip(TENSORS, row[n_fixed + n_t:]) if v}))
+    return out
+
+
+def record_rows(recorder: Recorder, rows: np.ndarray) -> None:
+    """Hand ``rows`` (k, len(OP_COLUMNS)) to ``recorder``: ``op_rows`` where it has one, else one
+    ``op`` per row."""
+    fast = getattr(recorder, "op_rows", None)
+    if fast is not None:
+        fast(rows)
+    else:
+        for record in rows_to_records(rows):
+            recorder.op(record)
 
 
 @dataclass

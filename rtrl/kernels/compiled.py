@@ -353,3 +353,15 @@ def contract(grad, M, ev, dl_ds):
             for c in range(grad.shape[0]):
                 grad[c] += w * m[c]
     return count
+
+
+@_jit
+def template_rows(base, coef, c0, c1, c2, c3, c4, step, out):
+    """out = base + coef @ (c0..c4), with column 0 (the step) set to ``step``: a step's op records
+    as rows from their affine template (``SparseRTRL._row_template``)."""
+    k, n_cols = base.shape
+    for r in range(k):
+        for c in range(n_cols):
+            out[r, c] = base[r, c] + coef[r, c, 0] * c0 + coef[r, c, 1] * c1 + coef[r, c, 2] * c2 \
+                + coef[r, c, 3] * c3 + coef[r, c, 4] * c4
+        out[r, 0] = step

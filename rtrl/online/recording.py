@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from accel_sim.trace.schema import Label, OpKind, OpRecord
+from accel_sim.trace.schema import Label, OpKind, OpRecord, record_rows
 
 
 class StepRecorder:
@@ -28,6 +28,9 @@ class StepRecorder:
 
     def op(self, record: OpRecord) -> None:
         self.inner.op(record)
+
+    def op_rows(self, rows: np.ndarray) -> None:
+        record_rows(self.inner, rows)
 
     def end_step(self) -> None:
         pass  # deferred to close_step

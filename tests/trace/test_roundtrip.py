@@ -164,3 +164,57 @@ def test_writer_refuses_bad_records(tmp_path):
             w.op(OpRecord(0, "gemm", "not_a_label"))
         with pytest.raises(ValueError, match="unknown"):
             w.op(OpRecord(0, "gemm", "readout", bytes_read={"cache": 3}))
+
+
+@given(st.lists(st.tuples(unit_sets, unit_sets, st.lists(op_records(0), max_size=6)), min_size=1, max_size=5))
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=25)
+def test_op_rows_write_what_op_writes(tmp_path, steps):
+    """Rows (op_row of each record) handed over at once give the file that one op() per record gives,
+    and rows_to_records inverts op_row."""
+    from accel_sim.trace.schema import op_row, record_rows, rows_to_records
+
+    paths = [tmp_path / "by_op.arrows", tmp_path / "by_rows.arrows"]
+    for path, by_rows in zip(paths, (False, True)):
+        with TraceWriter(path, header()) as w:
+            for t, (fired, support, records) in enumerate(steps):
+                records = [dataclasses.replace(r, step=t) for r in records]
+                w.begin_step(t, fired, support)
+                if by_rows and records:
+                    rows = np.array([op_row(r) for r in records], np.int64)
+                    assert rows_to_records(rows) == records
+                    record_rows(w, rows)
+                else:
+                    for r in records:
+                        w.op(r)
+                w.end_step()
+    a, b = (read_trace(p) for p in paths)
+    assert [r for c in a.chunks for r in c.records()] == [r for c in b.chunks for r in c.records()]
+    assert [s.step for c in a.chunks for s in c.steps] == [s.step for c in b.chunks for s in c.steps]
+
+
+def test_bad_op_rows_are_refused(tmp_path):
+    from accel_sim.trace.schema import OP_COLUMNS, record_rows
+
+    with TraceWriter(tmp_path / "t.arrows", header()) as w:
+        with pytest.raises(ValueError, match="before the first begin_step"):
+            w.op_rows(np.zeros((1, len(OP_COLUMNS)), np.int64))
+        w.begin_step(0, [], [])
+        with pytest.raises(ValueError, match="shape"):
+            w.op_rows(np.zeros((1, 3), np.int64))
+        bad = np.zeros((1, len(OP_COLUMNS)), np.int64)
+        bad[0, 1] = len(OP_KINDS)  # no such kind
+        w.op_rows(bad)
+        with pytest.raises(ValueError, match="kind or label"):
+            w.flush()
+        w.abort()
+
+    class OpsOnly:  # a recorder without op_rows gets one op() per row
+        def __init__(self):
+            self.ops = []
+
+        def op(self, record):
+            self.ops.append(record)
+
+    rec = OpsOnly()
+    record_rows(rec, np.zeros((2, len(OP_COLUMNS)), np.int64))
+    assert [r.kind for r in rec.ops] == [OP_KINDS[0], OP_KINDS[0]]
