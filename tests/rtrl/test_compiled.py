@@ -89,6 +89,7 @@ def test_compiled_records_the_same_trace(monkeypatch, implementation, threshold)
     for sa, sb in zip(rec_a.steps, rec_b.steps, strict=True):
         assert np.array_equal(sa.fired, sb.fired) and np.array_equal(sa.support, sb.support)
     assert a.t == len(xs)
+    assert a._row_templates and all(t is not None for t in a._row_templates.values())  # rows, not per-op emit
 
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
