@@ -249,18 +249,6 @@ class TraceChunk:
 
     def records(self) -> list[OpRecord]:
         """Back to row form (for tests and small traces)."""
-        out = []
-        for i in range(self.n_ops):
-            out.append(
-                OpRecord(
-                    step=int(self.ops["step"][i]),
-                    kind=OP_KINDS[self.ops["kind"][i]],
-                    label=LABELS[self.ops["label"][i]],
-                    **{c: int(self.ops[c][i]) for c in COUNT_COLUMNS},
-                    bytes_read={t: int(self.ops[c][i]) for t, c in zip(TENSORS, READ_COLUMNS) if self.ops[c][i]},
-                    bytes_written={
-                        t: int(self.ops[c][i]) for t, c in zip(TENSORS, WRITE_COLUMNS) if self.ops[c][i]
-                    },
-                )
-            )
-        return out
+        if not self.n_ops:
+            return []
+        return rows_to_records(np.stack([self.ops[c].astype(np.int64) for c in OP_COLUMNS], axis=1))
