@@ -125,7 +125,8 @@ class Recorder(Protocol):
 
     A recorder may also offer ``op_rows(rows)``: several ops at once as an int64 array
     (k, len(OP_COLUMNS)) in :data:`OP_COLUMNS` order (the form a fast learner builds without
-    making records); :func:`record_rows` uses it where present and ``op`` otherwise."""
+    making records; the array may be reused after the call, so copy what you keep);
+    :func:`record_rows` uses it where present and ``op`` otherwise."""
 
     def begin_step(self, step: int, fired: np.ndarray, support: np.ndarray) -> None: ...
 
