@@ -30,6 +30,7 @@ from accel_sim.trace.schema import (
     LABELS,
     METHODS,
     OP_COLUMNS,
+    OP_DTYPES,
     OP_KINDS,
     READ_COLUMNS,
     SCHEMA_VERSION,
@@ -39,7 +40,6 @@ from accel_sim.trace.schema import (
     TraceHeader,
 )
 
-OP_DTYPES = {c: (np.int8 if c in ("kind", "label") else np.int64) for c in OP_COLUMNS}
 _ARROW_INT = {np.int8: pa.int8(), np.int64: pa.int64()}
 
 ARROW_SCHEMA = pa.schema(

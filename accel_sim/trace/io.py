@@ -66,7 +66,7 @@ class TraceWriter:
         self.steps_per_chunk = int(steps_per_chunk)
         self.n_chunks = self.n_steps = self.n_ops = 0
         self._steps: list[StepRecord] = []
-        self._rows = array("q")  # op rows, flat: int64 columns in codec.OP_COLUMNS order
+        self._rows = array("q")  # op rows, flat: int64 columns in OP_COLUMNS order
         self._closed = False
         self._file = open(self.partial_path, "wb")
         options = ipc.IpcWriteOptions(compression=compression)
@@ -106,9 +106,7 @@ class TraceWriter:
         """Write the buffered steps and ops as one chunk (no-op when nothing is buffered)."""
         if not self._steps and not self._rows:
             return
-        table = np.frombuffer(self._rows, np.int64).reshape(-1, _N_COLUMNS)
-        ops = {c: table[:, j].astype(codec.OP_DTYPES[c]) for j, c in enumerate(OP_COLUMNS)}
-        chunk = TraceChunk(steps=self._steps, ops=ops)
+        chunk = TraceChunk.from_rows(self._steps, np.frombuffer(self._rows, np.int64))
         self._steps, self._rows = [], array("q")
         self.write_chunk(chunk)
 

@@ -169,6 +169,8 @@ WRITE_COLUMNS = tuple(f"bytes_written_{t}" for t in TENSORS)
 #: One op as a row of ints: step, kind and label codes (indices into OP_KINDS / LABELS), the
 #: counts, then bytes read and bytes written per tensor (0 where absent).
 OP_COLUMNS = ("step", "kind", "label", *COUNT_COLUMNS, *READ_COLUMNS, *WRITE_COLUMNS)
+#: Column dtypes of a :class:`TraceChunk`'s ``ops`` (and of the trace file).
+OP_DTYPES = {c: (np.int8 if c in ("kind", "label") else np.int64) for c in OP_COLUMNS}
 
 _KIND_CODE = {**{k: i for i, k in enumerate(OP_KINDS)}, **{k: i for i, k in enumerate(OpKind)}}
 _LABEL_CODE = {**{k: i for i, k in enumerate(LABELS)}, **{k: i for i, k in enumerate(Label)}}
@@ -232,21 +234,15 @@ class TraceChunk:
         return int(self.ops["step"].shape[0])
 
     @classmethod
+    def from_rows(cls, steps: list[StepRecord], rows) -> "TraceChunk":
+        """From op rows in :data:`OP_COLUMNS` order (int64, (k, len(OP_COLUMNS)) or flat)."""
+        table = np.asarray(rows, np.int64).reshape(-1, len(OP_COLUMNS))
+        return cls(steps=list(steps), ops={c: table[:, j].astype(OP_DTYPES[c]) for j, c in enumerate(OP_COLUMNS)})
+
+    @classmethod
     def from_records(cls, steps: list[StepRecord], records: list[OpRecord]) -> "TraceChunk":
-        kind_code = {k: i for i, k in enumerate(OP_KINDS)}
-        label_code = {lbl: i for i, lbl in enumerate(LABELS)}
-        ops: dict[str, np.ndarray] = {
-            "step": np.fromiter((r.step for r in records), np.int64, len(records)),
-            "kind": np.fromiter((kind_code[r.kind] for r in records), np.int8, len(records)),
-            "label": np.fromiter((label_code[r.label] for r in records), np.int8, len(records)),
-        }
-        for col in COUNT_COLUMNS:
-            ops[col] = np.fromiter((getattr(r, col) for r in records), np.int64, len(records))
-        for t, col in zip(TENSORS, READ_COLUMNS):
-            ops[col] = np.fromiter((r.bytes_read.get(t, 0) for r in records), np.int64, len(records))
-        for t, col in zip(TENSORS, WRITE_COLUMNS):
-            ops[col] = np.fromiter((r.bytes_written.get(t, 0) for r in records), np.int64, len(records))
-        return cls(steps=list(steps), ops=ops)
+        """From records (ValueError on an unknown kind, label or tensor name)."""
+        return cls.from_rows(steps, [op_row(r) for r in records])
 
     def records(self) -> list[OpRecord]:
         """Back to row form (for tests and small traces)."""
