@@ -78,9 +78,7 @@ class Learner:
         out = self._step(x, target, prev)
         if rec is not None:
             rec.end_step()
-        self.t += 1
-        self.loss_sum += out.loss
-        return StepOutput(out.loss, out.logits, n_fired, n_support)
+        return self._advance(out.loss, out.logits, n_fired, n_support)
 
     def grads(self) -> dict[str, np.ndarray]:
         """Gradient of the summed loss since the last reset/zero_grad; masked entries are 0.
@@ -94,6 +92,12 @@ class Learner:
         return grads
 
     # -- shared pieces ----------------------------------------------------------------------
+    def _advance(self, loss: float, logits: np.ndarray, n_fired: int, n_support: int) -> StepOutput:
+        """Close a step: count it, add its loss, and describe it."""
+        self.t += 1
+        self.loss_sum += loss
+        return StepOutput(loss, logits, n_fired, n_support)
+
     def _checked_input(self, x, target) -> tuple[np.ndarray, int]:
         """``x`` as a host array of the model's dtype and ``target`` as an int, after checking
         shape, finiteness and range (ValueError)."""

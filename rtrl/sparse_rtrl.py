@@ -185,9 +185,7 @@ class SparseRTRL(InfluenceLearner):
         else:
             step.update(self.M, fwd.n_active, self._grad, target >= 0)
         self.s = step.gate_values[compiled.S].copy()
-        self.t += 1
-        self.loss_sum += fwd.loss
-        return StepOutput(fwd.loss, step.logits.copy(), fwd.n_fired, fwd.n_support)
+        return self._advance(fwd.loss, step.logits.copy(), fwd.n_fired, fwd.n_support)
 
     def _generic_update(self, x, g, rc, prev: Events, source, live) -> tuple[int, int, bool]:
         """M <- J M + Mbar with array-module operations (CSR product or dense block, then the
