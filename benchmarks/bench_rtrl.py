@@ -83,12 +83,8 @@ def implementations(model) -> list[tuple[str, SparseRTRL]]:
     if compiled.AVAILABLE:
         if native.load() is not None:
             out.append(("compiled, C update", SparseRTRL(model, kernels="compiled")))
-        lib = native._loaded.get("lib")
-        native._loaded["lib"] = None  # the numba update, as where no C compiler is found
-        try:
+        with native.disabled():  # the numba update, as where no C compiler is found
             out.append(("compiled, numba update", SparseRTRL(model, kernels="compiled")))
-        finally:
-            native._loaded["lib"] = lib
     return out
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 import platform
 import shutil
 import subprocess
@@ -65,6 +67,24 @@ class BoundUpdate:
         self._fn(M.ctypes.data, n, P, self._old, self._units, n_active, self._diag, self._ptr, self._slots,
                  self._vals, self._block, self._imm_ptr, self._imm_col, self._imm_val, self._cursor,
                  grad.ctypes.data, self._cw, int(with_grad))
+
+
+@contextmanager
+def disabled() -> Iterator[None]:
+    """Inside, ``load()`` returns None: learners built there use the numba update, as on a machine
+    without a C compiler (benchmarks and tests compare the two)."""
+    saved = _loaded.get("lib", _UNSET)
+    _loaded["lib"] = None
+    try:
+        yield
+    finally:
+        if saved is _UNSET:
+            _loaded.pop("lib", None)
+        else:
+            _loaded["lib"] = saved
+
+
+_UNSET = object()
 
 
 def load() -> NativeUpdate | None:

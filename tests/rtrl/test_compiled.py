@@ -28,9 +28,10 @@ def learner(model, implementation: str, recorder=None) -> SparseRTRL:
         return SparseRTRL(model, recorder=recorder, kernels="generic")
     if implementation == "c" and native.load() is None:
         pytest.skip("the C update is not built (no C compiler)")
-    with pytest.MonkeyPatch.context() as mp:
-        if implementation == "numba":
-            mp.setattr(native, "load", lambda: None)
+    if implementation == "numba":
+        with native.disabled():
+            out = SparseRTRL(model, recorder=recorder, kernels="compiled")
+    else:
         out = SparseRTRL(model, recorder=recorder, kernels="compiled")
     assert out._compiled.implementation == implementation
     return out
