@@ -8,6 +8,7 @@ for a size) is rejected with a message naming the expected units.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated
 
@@ -34,6 +35,8 @@ def _converter(units: dict[str, float], what: str, integral: bool):
         if unit not in units:
             raise ValueError(f"wrong unit {unit!r} for {what}; use one of {names}")
         scaled = number * units[unit]
+        if not math.isfinite(scaled):
+            raise ValueError(f"too large for {what}")
         if integral:
             if scaled != int(scaled):
                 raise ValueError(f"{value!r} is not a whole number of bytes")

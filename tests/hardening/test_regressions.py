@@ -23,6 +23,8 @@ CONFIG_CASES = [
     (["--set", "pe_array.rows=" + "1" + "0" * 30], "pe_array.rows"),         # OverflowError, exit 1
     (["--set", "dram.latency_cycles=" + "1" + "0" * 20], "latency_cycles"),  # OverflowError at L0
     (["--set", "engine.l2_max_units_per_op=1000000000000"], "l2_max_units"),  # L2 ran out of memory
+    (["--set", "sram.act.size_bytes=1E400 B"], "sram.act.size_bytes"),       # unit string -> inf: OverflowError
+    (["--set", "clock_hz=1e400 GHz"], "clock_hz"),                           # inf: refused only later
 ]
 
 
