@@ -87,7 +87,7 @@ class Costing:
 
     def _scale(self, trace_bytes: np.ndarray) -> np.ndarray:
         if self.hw_wb == self.trace_wb:
-            return trace_bytes.astype(np.int64)
+            return trace_bytes.astype(np.int64, copy=False)
         return np.rint(trace_bytes * (self.hw_wb / self.trace_wb)).astype(np.int64)
 
     def hw_bytes(self, ops: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -139,12 +139,11 @@ class Costing:
         # ---- SRAM traffic
         sram_read = {lv: np.zeros(n_ops, np.int64) for lv in cfg.sram}
         sram_write = {lv: np.zeros(n_ops, np.int64) for lv in cfg.sram}
-        plain_r = {t: reads[t].copy() for t in TENSORS}
-        plain_w = {t: writes[t].copy() for t in TENSORS}
+        plain_r, plain_w = dict(reads), dict(writes)  # replaced, never changed in place
         self._gemm_roles(ops, is_gemm, gc, reads, writes, plain_r, plain_w, sram_read, sram_write)
         if dense_spmm.any():  # zeros of the sparse operand are fetched too
             zeros = np.where(dense_spmm, np.maximum(m * k - nnz, 0), 0) * self.hw_wb
-            owner = _pick(reads, A_PREFERENCE, dense_spmm, lambda t: reads[t] > 0)
+            owner = _pick(A_PREFERENCE, lambda t: dense_spmm & (reads[t] > 0))
             for t in TENSORS:
                 plain_r[t] = plain_r[t] + np.where(owner == TENSORS.index(t), zeros, 0).astype(np.int64)
         for t in TENSORS:
@@ -202,38 +201,44 @@ class Costing:
         )
 
     def _gemm_roles(self, ops, is_gemm, gc, reads, writes, plain_r, plain_w, sram_read, sram_write) -> None:
-        """Replace the trace bytes of recognised GEMM operands by the dataflow's traffic."""
-        if not is_gemm.any():
+        """Replace the trace bytes of recognised GEMM operands by the dataflow's traffic (works on
+        the GEMM ops only; ``plain_*`` entries are replaced by copies, never changed in place)."""
+        g = np.flatnonzero(is_gemm)
+        if g.size == 0:
             return
-        m, k, n, twb, wb = ops["m"], ops["k"], ops["n"], self.trace_wb, self.hw_wb
-        raw_r = {t: ops[c] for t, c in zip(TENSORS, READ_COLUMNS)}
-        raw_w = {t: ops[c] for t, c in zip(TENSORS, WRITE_COLUMNS)}
-        a = _pick(raw_r, A_PREFERENCE, is_gemm, lambda t: raw_r[t] == m * k * twb)
-        taken_a = {t: a == i for i, t in enumerate(TENSORS)}
-        b = _pick(raw_r, B_PREFERENCE, is_gemm, lambda t: (raw_r[t] == k * n * twb) & ~taken_a[t])
-        c = _pick(raw_w, C_PREFERENCE, is_gemm, lambda t: raw_w[t] == m * n * twb)
+        twb, wb = self.trace_wb, self.hw_wb
+        m, k, n = ops["m"][g], ops["k"][g], ops["n"][g]
+        raw_r = {t: ops[c][g] for t, c in zip(TENSORS, READ_COLUMNS)}
+        raw_w = {t: ops[c][g] for t, c in zip(TENSORS, WRITE_COLUMNS)}
+        a_bytes, b_bytes, c_bytes = m * k * twb, k * n * twb, m * n * twb
+        a = _pick(A_PREFERENCE, lambda t: raw_r[t] == a_bytes)
+        b = _pick(B_PREFERENCE, lambda t: (raw_r[t] == b_bytes) & (a != TENSORS.index(t)))
+        c = _pick(C_PREFERENCE, lambda t: raw_w[t] == c_bytes)
         roles = self.config.mapping.gemm_roles
-        for choice, role, words, table, plain, target in (
-            (a, "a", gc.a_read_words, reads, plain_r, sram_read),
-            (b, "b", gc.b_read_words, reads, plain_r, sram_read),
-            (c, "c", gc.c_write_words, writes, plain_w, sram_write),
+        for choice, role, words, plain, target in (
+            (a, "a", gc.a_read_words, plain_r, sram_read),
+            (b, "b", gc.b_read_words, plain_r, sram_read),
+            (c, "c", gc.c_write_words, plain_w, sram_write),
         ):
             for i, t in enumerate(TENSORS):
                 hit = choice == i
                 if not hit.any():
                     continue
-                plain[t] = np.where(hit, 0, plain[t])
+                rows = g[hit]
+                plain[t] = plain[t].copy()
+                plain[t][rows] = 0
                 level = getattr(roles, role) if roles is not None else self.config.placement(t).level
-                target[level] += np.where(hit, np.rint(words * wb), 0).astype(np.int64)
+                target[level][rows] += np.rint(words[rows] * wb).astype(np.int64)
                 if role == "c":  # partial sums read back (ws / is)
-                    sram_read[level] += np.where(hit, np.rint(gc.c_read_words * wb), 0).astype(np.int64)
+                    sram_read[level][rows] += np.rint(gc.c_read_words[rows] * wb).astype(np.int64)
 
 
-def _pick(table, preference, where, matches) -> np.ndarray:
+def _pick(preference, matches) -> np.ndarray:
     """Per op: index into TENSORS of the first tensor in ``preference`` that ``matches`` (-1: none)."""
-    n_ops = where.shape[0]
-    out = np.full(n_ops, -1, np.int64)
+    out = None
     for t in preference:
-        hit = where & (out < 0) & matches(t)
-        out[hit] = TENSORS.index(t)
+        hit = matches(t)
+        if out is None:
+            out = np.full(hit.shape[0], -1, np.int64)
+        out[hit & (out < 0)] = TENSORS.index(t)
     return out

@@ -68,11 +68,12 @@ class Totals:
         n_f = np.fromiter(map(len, fired), np.int64, len(steps))
         n_s = np.fromiter(map(len, support), np.int64, len(steps))
         self.fired += int(n_f.sum())
-        offset = np.arange(len(steps), dtype=np.int64) << 32  # one key space per step
-        keys = np.concatenate([np.concatenate(fired).astype(np.int64) + np.repeat(offset, n_f),
-                               np.concatenate(support).astype(np.int64) + np.repeat(offset, n_s)])
-        keys.sort()  # distinct keys by sort + diff: much faster than np.unique's hash path here
-        self.support += int(keys.size and 1 + np.count_nonzero(np.diff(keys)))
+        cols = np.concatenate(fired + support)
+        rows = np.concatenate([np.repeat(np.arange(len(steps)), n_f), np.repeat(np.arange(len(steps)), n_s)])
+        width = 1 + int(cols.max(initial=-1))
+        active = np.zeros(len(steps) * width, bool)  # one row of unit flags per step
+        active[rows * width + cols] = True
+        self.support += int(np.count_nonzero(active))
 
     def add_drain(self, per_level: dict[str, int]) -> int:
         """Account the final write-back (SRAM reads + DRAM writes); returns its bytes."""
