@@ -133,7 +133,8 @@ class Mapping(_Strict):
 class Engine(_Strict):
     """Simulation granularity (does not change the hardware)."""
 
-    l1_tile_cycles: float = Field(default=1.0, gt=0)  # target length of one L1 tile (tiles cost O(1) per op)
+    l1_tile_cycles: float = Field(default=1.0, gt=0)  # target length of one L1 tile (cycles of the op's longest stage)
+    l1_max_tiles_per_op: int = Field(default=128, gt=0, le=MAX_L2_UNITS)  # L1: one SimPy event per tile
     l2_max_units_per_op: int = Field(default=512, gt=0, le=MAX_L2_UNITS)
 
 

@@ -17,9 +17,8 @@ STALLS = ("dram", "index", "sram_port", "interconnect", "writeback")
 class Timing:
     """Cycles are float clock cycles. ``step_cycles``: one entry per step with ops, in order.
     ``stall``: cycles the PE array sat idle (or was held up by ports) by cause; busy['pe_array'] +
-    sum(stall) = cycles. ``events``: simulation events processed (L1: one reservation per op and busy
-    resource plus one SimPy event per step; ``tiles``: the equal tiles those reservations stand for;
-    L2: SimPy events; L0: 0)."""
+    sum(stall) = cycles. ``events``: SimPy events processed (L1: one per tile and one
+    per step; ``tiles``: L1's tiles; L2: every unit's events; L0: 0)."""
 
     cycles: float = 0.0
     step_cycles: list[np.ndarray] = field(default_factory=list)

@@ -71,3 +71,18 @@ def compute_only_trace(n_steps: int = 5):
                      bytes_read={"state": 64}, bytes_written={"state": 64})
             for t in range(n_steps) for j in range(3)]
     return header, [TraceChunk.from_records(steps, recs)]
+
+
+def stage_demand(steps, stages):
+    """A :class:`Demand` whose ops only have stage lengths: ``stages`` rows (compute, DRAM read, DRAM
+    write, index) in cycles, DRAM bytes given at 1 byte/cycle (configs must use that bandwidth)."""
+    from accel_sim.engine.demand import Demand
+
+    s = np.asarray(stages, dtype=np.float64).reshape(-1, 4)
+    n = s.shape[0]
+    zeros, izeros = np.zeros(n), np.zeros(n, np.int64)
+    return Demand(step=np.asarray(steps, np.int64), label=izeros, array_cycles=s[:, 0], compute_cycles=s[:, 0],
+                  sram_port_cycles=zeros, level_port_cycles={}, interconnect_cycles=zeros, index_cycles=s[:, 3],
+                  dram_read_bytes=s[:, 1], dram_write_bytes=s[:, 2], dram_spill_bytes=izeros, index_count=izeros,
+                  interconnect_bytes=izeros, macs_effective=izeros, macs_executed=izeros, sram_read={},
+                  sram_write={}, energy={}, sram_energy={})
