@@ -63,16 +63,17 @@ class Totals:
         self.n_steps += len(steps)
         if not steps:
             return
-        fired = [s.fired for s in steps]
-        support = [s.support for s in steps]
-        n_f = np.fromiter(map(len, fired), np.int64, len(steps))
-        n_s = np.fromiter(map(len, support), np.int64, len(steps))
-        self.fired += int(n_f.sum())
-        cols = np.concatenate(fired + support)
-        rows = np.concatenate([np.repeat(np.arange(len(steps)), n_f), np.repeat(np.arange(len(steps)), n_s)])
+        n = len(steps)
+        both = [s.fired for s in steps] + [s.support for s in steps]
+        lens = np.fromiter(map(len, both), np.int64, 2 * n)
+        self.fired += int(lens[:n].sum())
+        cols = np.concatenate(both)
         width = 1 + int(cols.max(initial=-1))
-        active = np.zeros(len(steps) * width, bool)  # one row of unit flags per step
-        active[rows * width + cols] = True
+        key_type = np.int32 if n * width < 2**31 else np.int64  # half the memory traffic when it fits
+        keys = np.repeat((np.arange(2 * n, dtype=key_type) % n) * key_type(width), lens)
+        keys += cols  # unit u of step i (fired or support) -> i * width + u
+        active = np.zeros(n * width, bool)
+        active[keys] = True
         self.support += int(np.count_nonzero(active))
 
     def add_drain(self, per_level: dict[str, int]) -> int:

@@ -75,3 +75,16 @@ def test_result_json_keys():
     assert "influence_sparse_update" in d["by_label"]
     assert np.isclose(sum(v["energy_pj"] for v in d["by_label"].values()),
                       parts - d["energy_pj"]["leakage"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("fidelity", ["L0", "L1"])
+def test_activity_metrics_match_the_step_records(fidelity):
+    """Fired fraction and |fired ∪ support| per step, against numpy's set union over the records."""
+    header, chunks = rtrl_like_trace(48, 30, steps_per_chunk=7)
+    res = simulate(header, chunks, load_config(CONFIGS / "edge_tiny.yaml"), fidelity)
+    steps = [s for c in chunks for s in c.steps]
+    n = header.n_hidden * len(steps)
+    fired = sum(len(s.fired) for s in steps)
+    union = sum(len(np.union1d(s.fired, s.support)) for s in steps)
+    assert res.workload["activation_sparsity"] == pytest.approx(1 - fired / n)
+    assert res.workload["active_set_fraction"] == pytest.approx(union / n)
