@@ -21,7 +21,7 @@ from accel_sim.result import SimResult
 from accel_sim.trace.schema import StepRecord, TraceChunk, TraceHeader
 
 ENGINES = {"L0": AnalyticEngine, "L1": TileEngine, "L2": FineEngine}
-BATCH_OPS = 32768
+BATCH_OPS = 16384  # ops costed per numpy pass: small enough that a batch's arrays stay in cache
 #: Largest count or byte value one op may carry (2^48 ~ 2.8e14), and largest m*k*n: beyond these the
 #: costing's int64 arithmetic could wrap around silently, so such traces are refused instead.
 MAX_OP_VALUE = 2**48

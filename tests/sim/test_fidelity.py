@@ -101,3 +101,32 @@ def test_sample_traces_l1_within_one_percent_of_l2(trace, name):
     r0, r1, r2 = (simulate_file(trace, cfg, f) for f in ("L0", "L1", "L2"))
     assert r1.cycles == pytest.approx(r2.cycles, rel=0.01)
     assert r0.cycles <= min(r1.cycles, r2.cycles)
+
+
+@pytest.mark.parametrize("fidelity", ["L0", "L1", "L2"])
+def test_batch_size_does_not_change_results(fidelity, monkeypatch):
+    """The costing streams batches of whole steps; how the trace is cut must not change any number."""
+    import accel_sim.engine.run as run
+
+    cfg = load_config(CONFIGS / "edge_tiny.yaml")
+    header, chunks = rtrl_like_trace(24, 12, steps_per_chunk=5)
+    whole = simulate(header, chunks, cfg, fidelity).to_dict()
+    monkeypatch.setattr(run, "BATCH_OPS", 7)  # every step its own batch, ops of a step kept together
+    cut = simulate(header, chunks, cfg, fidelity).to_dict()
+    for d in (whole, cut):
+        d["simulation"].pop("wall_seconds")
+    flat_whole, flat_cut = _flatten(whole), _flatten(cut)
+    assert flat_cut.keys() == flat_whole.keys()
+    for key, value in flat_whole.items():  # integers exactly, floats up to summation order
+        if isinstance(value, float):
+            assert flat_cut[key] == pytest.approx(value, rel=1e-12, abs=1e-9), key
+        else:
+            assert flat_cut[key] == value, key
+
+
+def _flatten(tree, prefix=""):
+    if isinstance(tree, dict):
+        return {k: v for key, sub in tree.items() for k, v in _flatten(sub, f"{prefix}{key}.").items()}
+    if isinstance(tree, list):
+        return {k: v for i, sub in enumerate(tree) for k, v in _flatten(sub, f"{prefix}{i}.").items()}
+    return {prefix: tree}
