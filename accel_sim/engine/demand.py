@@ -88,7 +88,10 @@ class Costing:
     def _scale(self, trace_bytes: np.ndarray) -> np.ndarray:
         if self.hw_wb == self.trace_wb:
             return trace_bytes.astype(np.int64, copy=False)
-        return np.rint(trace_bytes * (self.hw_wb / self.trace_wb)).astype(np.int64)
+        if not trace_bytes.any():  # tensors an op does not touch (most ops touch two or three)
+            return np.zeros(trace_bytes.shape[0], np.int64)
+        scaled = trace_bytes * (self.hw_wb / self.trace_wb)
+        return np.rint(scaled, out=scaled).astype(np.int64)
 
     def hw_bytes(self, ops: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         reads = {t: self._scale(ops[c]) for t, c in zip(TENSORS, READ_COLUMNS)}
