@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -30,15 +30,16 @@ _VALUE_COLUMNS = ("m", "k", "n", "nnz", "macs", "index_count")
 
 
 def simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: HardwareConfig,
-             fidelity: str = "L1", timeline=None) -> SimResult:
+             fidelity: str = "L1", timeline=None, progress: Callable[[int, int], None] | None = None) -> SimResult:
     """Replay a trace on ``config`` at ``fidelity`` (L0 analytic, L1 tile-level, L2 fine-grained).
     ``timeline``: optional collector with ``span(track, name, start_cycle, end_cycle, step)`` and
-    ``counter(track, cycle, value)`` (L1 only)."""
+    ``counter(track, cycle, value)`` (L1 only). ``progress(steps_done, ops_done)`` is called after
+    each batch of whole steps."""
     if fidelity not in ENGINES:
         raise InputError(f"unknown fidelity {fidelity!r}; choose one of {', '.join(ENGINES)}")
     try:
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            result = _simulate(header, chunks, config, fidelity, timeline)
+            result = _simulate(header, chunks, config, fidelity, timeline, progress)
     except OverflowError as exc:
         raise InputError(f"simulation on config {config.name!r} overflows ({exc}): check the config's "
                          "bandwidths and rates and the trace's counts") from None
@@ -50,7 +51,7 @@ def simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: Hardware
 
 
 def _simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: HardwareConfig,
-              fidelity: str, timeline) -> SimResult:
+              fidelity: str, timeline, progress) -> SimResult:
     wall = time.perf_counter()
     engine = ENGINES[fidelity](config, timeline)
     placement = Placement(config, header)
@@ -67,6 +68,8 @@ def _simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: Hardwar
             peak[lv] = max(peak[lv], b)
         totals.add(demand)
         engine.run(demand)
+        if progress is not None:
+            progress(totals.n_steps, totals.n_ops)
     if timeline is not None:  # what each SRAM level holds at its fullest (resident tensors)
         for level, resident in peak.items():
             timeline.counter(f"sram:{level}_occupancy_bytes", 0, resident)
@@ -77,13 +80,14 @@ def _simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: Hardwar
                         wall_seconds=time.perf_counter() - wall)
 
 
-def simulate_file(path, config: HardwareConfig, fidelity: str = "L1", timeline=None) -> SimResult:
-    """Simulate the trace file at ``path`` (read chunk by chunk)."""
+def simulate_file(path, config: HardwareConfig, fidelity: str = "L1", timeline=None,
+                  progress: Callable[[int, int], None] | None = None) -> SimResult:
+    """Simulate the trace file at ``path`` (read chunk by chunk); see :func:`simulate`."""
     from accel_sim.trace.io import TraceReader
 
     reader = TraceReader(path)
     try:
-        return simulate(reader.header, reader.chunks(), config, fidelity, timeline)
+        return simulate(reader.header, reader.chunks(), config, fidelity, timeline, progress)
     except InputError as exc:
         if str(exc).startswith(str(path)):
             raise

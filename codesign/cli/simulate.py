@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from codesign.cli import EXIT_OK, UsageError
 
@@ -61,7 +62,36 @@ def _run_simulate(args) -> int:
     from accel_sim import load_config, simulate_file
 
     config = load_config(args.config, args.overrides)
-    return _print(simulate_file(args.trace, config, args.fidelity), args)
+    with TerminalProgress(f"{args.trace} ({args.fidelity})") as progress:
+        result = simulate_file(args.trace, config, args.fidelity, progress=progress)
+    return _print(result, args)
+
+
+class TerminalProgress:
+    """``progress(steps, ops)`` callback that keeps one status line on an interactive stderr
+    (at most every ``interval`` seconds) and erases it when the run ends; silent when stderr is not
+    a terminal, so logs and error output stay one line."""
+
+    def __init__(self, what: str, stream=None, interval: float = 0.5) -> None:
+        self.what, self.stream, self.interval = what, stream or sys.stderr, interval
+        self.live = self.stream.isatty()
+        self.shown = False
+
+    def __enter__(self) -> "TerminalProgress":
+        self.start = self.last = time.monotonic()
+        return self
+
+    def __call__(self, steps: int, ops: int) -> None:
+        now = time.monotonic()
+        if self.live and now - self.last >= self.interval:
+            self.last, self.shown = now, True
+            self.stream.write(f"\r{self.what}: {steps:,} steps, {ops:,} ops simulated in {now - self.start:.1f} s")
+            self.stream.flush()
+
+    def __exit__(self, *exc) -> None:
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
 
 
 def _run_gemm(args) -> int:
