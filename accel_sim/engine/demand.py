@@ -146,7 +146,7 @@ class Costing:
         self._gemm_roles(ops, is_gemm, gc, reads, writes, plain_r, plain_w, sram_read, sram_write)
         if dense_spmm.any():  # zeros of the sparse operand are fetched too
             zeros = np.where(dense_spmm, np.maximum(m * k - nnz, 0), 0) * self.hw_wb
-            owner = _pick(A_PREFERENCE, lambda t: dense_spmm & (reads[t] > 0))
+            owner = _pick(A_PREFERENCE, lambda t: dense_spmm & (reads[t] > 0), n_ops)
             for t in TENSORS:
                 plain_r[t] = plain_r[t] + np.where(owner == TENSORS.index(t), zeros, 0).astype(np.int64)
         for t in TENSORS:
@@ -214,9 +214,9 @@ class Costing:
         raw_r = {t: ops[c][g] for t, c in zip(TENSORS, READ_COLUMNS)}
         raw_w = {t: ops[c][g] for t, c in zip(TENSORS, WRITE_COLUMNS)}
         a_bytes, b_bytes, c_bytes = m * k * twb, k * n * twb, m * n * twb
-        a = _pick(A_PREFERENCE, lambda t: raw_r[t] == a_bytes)
-        b = _pick(B_PREFERENCE, lambda t: (raw_r[t] == b_bytes) & (a != TENSORS.index(t)))
-        c = _pick(C_PREFERENCE, lambda t: raw_w[t] == c_bytes)
+        a = _pick(A_PREFERENCE, lambda t: raw_r[t] == a_bytes, g.size)
+        b = _pick(B_PREFERENCE, lambda t: (raw_r[t] == b_bytes) & (a != TENSORS.index(t)), g.size)
+        c = _pick(C_PREFERENCE, lambda t: raw_w[t] == c_bytes, g.size)
         roles = self.config.mapping.gemm_roles
         for choice, role, words, plain, target in (
             (a, "a", gc.a_read_words, plain_r, sram_read),
@@ -236,12 +236,9 @@ class Costing:
                     sram_read[level][rows] += np.rint(gc.c_read_words[rows] * wb).astype(np.int64)
 
 
-def _pick(preference, matches) -> np.ndarray:
+def _pick(preference, matches, n_ops: int) -> np.ndarray:
     """Per op: index into TENSORS of the first tensor in ``preference`` that ``matches`` (-1: none)."""
-    out = None
+    out = np.full(n_ops, -1, np.int64)
     for t in preference:
-        hit = matches(t)
-        if out is None:
-            out = np.full(hit.shape[0], -1, np.int64)
-        out[hit & (out < 0)] = TENSORS.index(t)
+        out[matches(t) & (out < 0)] = TENSORS.index(t)
     return out

@@ -80,12 +80,12 @@ class TileEngine:
             t0 = float(env.now)
             dr = ix = dw = arr = t0  # next-free times of DRAM read, index units, array, DRAM write
             first = i
-            spans = []  # timeline only: per op (start, end) on each resource
+            spans = []  # timeline only, per op: read / index queues before it, free times after it
             while i < n and steps[i] == step:
                 c, f, w, x = comp[i], fetch[i], write[i], index[i]
                 tiles = self.tile_count(c, f, w, x)
                 tc, tf, tw, tx = c / tiles, f / tiles, w / tiles, x / tiles
-                op_start = (arr, dr, ix, dw)
+                queued = (dr, ix)
                 for _ in range(tiles):
                     ready, cause = t0, "index"
                     if f > 0:
@@ -106,7 +106,7 @@ class TileEngine:
                 t.tiles += tiles
                 t.events += tiles
                 if self.timeline is not None:
-                    spans.append((op_start, (arr, dr, ix, dw), c, f, x, w))
+                    spans.append((*queued, arr, dr, ix, dw, c, f, x, w))
                 i += 1
             end = arr if arr > dw else dw
             stall["writeback"] += end - arr
@@ -123,7 +123,7 @@ class TileEngine:
         tl = self.timeline
         busy = 0.0
         port_busy = dict.fromkeys(d.level_port_cycles, 0.0)
-        for k, ((a0, r0, x0, w0), (a1, r1, x1, w1), c, f, x, w) in enumerate(spans):
+        for k, (r0, x0, a1, r1, x1, w1, c, f, x, w) in enumerate(spans):
             i = first + k
             name = LABELS[int(d.label[i])]
             busy += float(d.array_cycles[i])
