@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from accel_sim import load_config, simulate  # noqa: E402
+from accel_sim.result import SimResult  # noqa: E402
 from accel_sim.trace.schema import ListRecorder, StepRecord, TraceChunk, TraceHeader  # noqa: E402
 from benchmarks._results import write_section  # noqa: E402
 
@@ -60,13 +61,13 @@ class Row:
     each round's own L1 / L0 wall-time ratio (both measured back to back, so load affects both)."""
 
     name: str
-    r0: object
-    r1: object
+    r0: SimResult
+    r1: SimResult
     l0_s: float
     l1_s: float
     ratios: list[float]
-    l2_window: object
-    l1_window: object
+    l2_window: SimResult
+    l1_window: SimResult
     l2_window_s: float
 
 

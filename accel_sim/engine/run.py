@@ -60,15 +60,14 @@ def _simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: Hardwar
     peak = {lv: 0 for lv in config.sram}
     for steps, ops in _batches(chunks):
         totals.add_steps(steps)
-        if ops is None:
-            continue
-        _check_ranges(ops)
-        demand = costing.demand(ops, placement)
-        for lv, b in placement.resident_bytes().items():
-            peak[lv] = max(peak[lv], b)
-        totals.add(demand)
-        engine.run(demand)
-        if progress is not None:
+        if ops is not None:
+            _check_ranges(ops)
+            demand = costing.demand(ops, placement)
+            for lv, b in placement.resident_bytes().items():
+                peak[lv] = max(peak[lv], b)
+            totals.add(demand)
+            engine.run(demand)
+        if progress is not None:  # steps without ops count too
             progress(totals.n_steps, totals.n_ops)
     if timeline is not None:  # what each SRAM level holds at its fullest (resident tensors)
         for level, resident in peak.items():
