@@ -1,4 +1,5 @@
-"""Load a hardware config: YAML (``yaml.safe_load``) -> overrides -> strict pydantic validation.
+"""Load a hardware config: YAML (:mod:`accel_sim.safe_yaml`: safe, duplicate keys refused) ->
+overrides -> strict pydantic validation.
 
 Every problem raises :class:`accel_sim.errors.ConfigError` with message ``FILE: field.path: problem``.
 Overrides are ``"dotted.key=value"`` strings (the value is parsed as YAML, so it is typed like the
@@ -14,10 +15,13 @@ from collections.abc import Iterable, Mapping as MappingABC
 from pathlib import Path
 
 import yaml
+from yaml.constructor import ConstructorError
 from pydantic import BaseModel, ValidationError
 
 from accel_sim.config.schema import SCHEMA_VERSION, HardwareConfig, _FieldProblem
 from accel_sim.errors import ConfigError
+from accel_sim.safe_yaml import load_yaml, parse
+from accel_sim.suggest import did_you_mean, field_names, first_error, unknown_field
 
 _FLOAT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
@@ -40,23 +44,8 @@ def read_text(path: str | Path, source: str) -> str:
         raise ConfigError(source, "(file)", f"not UTF-8 text (byte {exc.start}); expected a YAML config") from None
 
 
-def safe_yaml(text: str):
-    """``yaml.safe_load`` (never constructs Python objects); nesting too deep for the parser is a
-    ``yaml.YAMLError`` like any other syntax problem, not a RecursionError."""
-    try:
-        return yaml.safe_load(text)
-    except RecursionError:
-        raise yaml.YAMLError("nesting too deep") from None
-
-
 def parse_yaml(text: str, source: str) -> dict:
-    try:
-        data = safe_yaml(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "(yaml)"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(source, where, f"YAML syntax error: {problem}") from None
+    data = load_yaml(text, source)
     if not isinstance(data, dict):
         raise ConfigError(source, "(top level)", f"expected a mapping of config sections, got {type(data).__name__}")
     return data
@@ -76,14 +65,14 @@ def validate_config(data: dict, source: str = "<config>") -> HardwareConfig:
 
 def _first_problem(exc: ValidationError, source: str) -> ConfigError:
     errors = exc.errors()
-    err = errors[0]
+    err = first_error(errors)
     inner = (err.get("ctx") or {}).get("error")
     if isinstance(inner, _FieldProblem):
         field, problem = inner.field, inner.problem
     else:
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        problem = _describe(err)
-    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        problem = unknown_field(HardwareConfig, err["loc"]) if err["type"] == "extra_forbidden" else _describe(err)
+    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
     return ConfigError(source, field, problem + more)
 
 
@@ -91,8 +80,6 @@ def _describe(err: dict) -> str:
     kind, msg = err["type"], err["msg"]
     if kind == "missing":
         return "missing field"
-    if kind == "extra_forbidden":
-        return "unknown field"
     msg = msg.removeprefix("Value error, ")
     value = err.get("input")
     if kind not in ("missing",) and not isinstance(value, (dict, list)):
@@ -112,9 +99,11 @@ def _override_items(overrides, source: str) -> list[tuple[str, object]]:
         if not sep or not key.strip():
             raise ConfigError(source, str(text), "--set expects dotted.key=value")
         try:
-            value = safe_yaml(raw) if raw.strip() else raw
+            value = parse(raw) if raw.strip() else raw
+        except ConstructorError as exc:  # e.g. {a: 1, a: 2}: valid syntax, refused content
+            raise ConfigError(source, key.strip(), f"--set value: {exc.problem}") from None
         except yaml.YAMLError:
-            value = raw
+            value = raw  # not YAML: the text itself (validated as the field's type)
         if isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
             value = float(value)  # YAML 1.1 reads 1e9 (no dot) as a string; on a command line it is a number
         items.append((key.strip(), value))
@@ -144,7 +133,8 @@ def _check_key(parts: list[str], data: object, source: str, key: str) -> None:
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             field = _model_field(annotation, part)
             if field is None:
-                raise ConfigError(source, where, f"--set {key}: no such config field")
+                raise ConfigError(source, where,
+                                  f"--set {key}: no such config field{did_you_mean(part, field_names(annotation))}")
             annotation = field.annotation
         elif typing.get_origin(annotation) is dict:
             key_type, value_type = typing.get_args(annotation)

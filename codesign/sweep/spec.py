@@ -14,10 +14,11 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from accel_sim.errors import ConfigError
+from accel_sim.safe_yaml import load_yaml
+from accel_sim.suggest import first_error, unknown_field
 from codesign.sweep.metrics import METRICS
 
 SPEC_SCHEMA = "accel-sim/sweep/1"
@@ -331,7 +332,7 @@ def parse_spec(data: Any, source: str = "<spec>", base_dir: str = ".") -> SweepS
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        err = first_error(exc.errors())
         ctx_err = (err.get("ctx") or {}).get("error")
         if isinstance(ctx_err, _FieldProblem):
             raise ConfigError(source, ctx_err.field, ctx_err.problem) from None
@@ -340,7 +341,7 @@ def parse_spec(data: Any, source: str = "<spec>", base_dir: str = ".") -> SweepS
         if err["type"] == "missing":
             message = "required field is missing"
         elif err["type"] == "extra_forbidden":
-            message = "unknown field"
+            message = unknown_field(SweepSpec, loc)
         raise ConfigError(source, _field_path(loc), message) from None
     spec = spec.model_copy(update={"source": source, "base_dir": base_dir})
     _check_configs(spec)
@@ -392,13 +393,8 @@ def load_spec(path: str | Path) -> SweepSpec:
     if not path.is_file():
         raise FileNotFoundError(errno.ENOENT, "sweep spec not found", str(path))
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(str(path), "(file)", f"not UTF-8 text (byte {exc.start}); expected a YAML sweep spec") from None
-    except RecursionError:
-        raise ConfigError(str(path), "(yaml)", "YAML syntax error: nesting too deep") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(str(path), where, f"YAML syntax error: {getattr(exc, 'problem', exc)}") from None
+    data = load_yaml(text, str(path))
     return parse_spec(data, source=str(path), base_dir=str(path.parent))

@@ -104,3 +104,57 @@ def test_task_options_that_crashed_or_exhausted_memory(option, name):  # no opti
 def test_huge_hidden_size_is_refused_before_allocating():  # MemoryError, exit 1
     code, _, err = cli(["train", "--task", "copy", "--hidden", "100000000", "--quiet"])
     assert_bad_input(code, err, "--hidden")
+
+
+# ------------------------------------------------------------------ issue 18: hardening, round 2
+
+SPEC_OK = ("schema: accel-sim/sweep/1\nname: reg\nsampling: {mode: grid}\nmodel: {task: [copy], n_hidden: [8]}\n"
+           f"hardware: {{configs: [{CONFIGS / 'edge_tiny.yaml'}], fidelity: [L0]}}\n")
+
+
+def _duplicated(text: str, key: str) -> tuple[str, int]:
+    """``text`` with the first line starting ``key:`` (any indent) written twice; (text, its line)."""
+    lines = text.splitlines(keepends=True)
+    i = next(i for i, line in enumerate(lines) if line.strip().startswith(f"{key}:"))
+    return "".join(lines[: i + 1] + [lines[i]] + lines[i + 1:]), i + 2
+
+
+@pytest.mark.parametrize("kind, key", [("config", "cols"), ("config", "pe_array"), ("spec", "sampling"),
+                                       ("spec", "task")])
+def test_duplicate_yaml_keys_are_refused_naming_key_and_line(tmp_path, kind, key):  # 18.1: last one won silently
+    text = CONFIG.read_text() if kind == "config" else SPEC_OK.replace("model: {task: [copy], n_hidden: [8]}",
+                                                                        "model:\n  task: [copy]\n  n_hidden: [8]")
+    bad, line = _duplicated(text, key)
+    path = tmp_path / f"{kind}.yaml"
+    path.write_text(bad)
+    argv = ["validate-config", path] if kind == "config" else ["sweep", path, "--dry-run"]
+    code, _, err = cli(argv)
+    assert_bad_input(code, err, path, f"duplicate key '{key}'", f"line {line}")
+    path.write_text(text)  # the same file without the duplicate is valid
+    assert cli(argv)[0] == 0
+
+
+def test_duplicate_keys_inside_a_set_value_are_refused():  # 18.1: --set values are YAML too
+    code, _, err = cli(["validate-config", CONFIG, "--set", "pe_array={rows: 4, rows: 8}"])
+    assert_bad_input(code, err, CONFIG, "pe_array", "duplicate key 'rows'")
+
+
+@pytest.mark.parametrize("kind, good, typo, field, suggestion", [
+    ("config", "  rows:", "  rwos:", "pe_array.rwos", "'rows'"),
+    ("config", "clock_hz:", "clock_hx:", "clock_hx", "'clock_hz'"),
+    ("spec", "n_hidden:", "n_hiden:", "model.n_hiden", "'n_hidden'"),
+    ("spec", "fidelity:", "fidelty:", "hardware.fidelty", "'fidelity'"),
+])
+def test_misspelt_keys_are_named_with_the_close_match(tmp_path, kind, good, typo, field, suggestion):
+    # 18.6: reported as 'pe_array.rows: missing field (and 1 more problems)', never naming 'rwos'
+    text = CONFIG.read_text() if kind == "config" else SPEC_OK
+    assert good in text
+    path = tmp_path / f"{kind}.yaml"
+    path.write_text(text.replace(good, typo, 1))
+    code, _, err = cli(["validate-config", path] if kind == "config" else ["sweep", path, "--dry-run"])
+    assert_bad_input(code, err, path, f"{field}: unknown field", f"did you mean {suggestion}")
+
+
+def test_misspelt_set_key_suggests_the_close_match():  # 18.6, the same for --set
+    code, _, err = cli(["validate-config", CONFIG, "--set", "pe_array.rwos=4"])
+    assert_bad_input(code, err, CONFIG, "pe_array.rwos", "did you mean 'rows'")

@@ -1,5 +1,6 @@
-"""Safe loading everywhere: no unsafe YAML loaders, no pickle, numpy loads with pickling off, no
-eval/exec, across every shipped Python file (a static scan, so a new unsafe call fails here)."""
+"""Safe loading everywhere: YAML only through the shared loader (accel_sim/safe_yaml.py: safe,
+duplicate keys refused), no pickle, numpy loads with pickling off, no eval/exec, across every
+shipped Python file (a static scan, so a new unsafe call fails here)."""
 
 from __future__ import annotations
 
@@ -34,10 +35,18 @@ def _problems(path: Path) -> list[str]:
             names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) else [])
             if any(n and n.split(".")[0] in ("pickle", "cPickle", "dill", "shelve", "marshal", "joblib") for n in names):
                 found.append(f"line {node.lineno}: imports a pickle-like module")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            for base in node.bases:
+                base_name = base.attr if isinstance(base, ast.Attribute) else base.id if isinstance(base, ast.Name) else ""
+                if base_name in ("Loader", "FullLoader", "UnsafeLoader", "Constructor", "FullConstructor",
+                                 "UnsafeConstructor", "CLoader", "CFullLoader", "CUnsafeLoader"):
+                    found.append(f"line {node.lineno}: class {node.name} derives from yaml.{base_name} (use SafeLoader)")
     for node, owner, name in _calls(tree):
         where = f"line {node.lineno}"
-        if owner == "yaml" and name in ("load", "load_all", "unsafe_load", "full_load", "unsafe_load_all"):
-            found.append(f"{where}: yaml.{name} (use yaml.safe_load)")
+        if owner == "yaml" and name in ("load", "load_all", "unsafe_load", "full_load", "unsafe_load_all",
+                                        "safe_load", "safe_load_all"):  # safe, but lets duplicate keys through
+            found.append(f"{where}: yaml.{name} (use accel_sim.safe_yaml)")
         if name in ("eval", "exec") and owner == "":
             found.append(f"{where}: {name}()")
         if owner in ("np", "numpy") and name == "load":
@@ -60,6 +69,20 @@ def test_no_unsafe_loading(path):
 def test_the_scan_catches_unsafe_calls(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import yaml, pickle\nimport numpy as np\nyaml.load(s)\nnp.load(p)\neval('1')\n"
-                   "np.load(p, allow_pickle=True)\nyaml.load(s, Loader=yaml.Loader)\n")
+                   "np.load(p, allow_pickle=True)\nyaml.load(s, Loader=yaml.Loader)\n"
+                   "class L(yaml.FullLoader):\n    pass\n")
     problems = _problems(bad)
-    assert len(problems) >= 6, problems
+    assert len(problems) >= 7, problems
+    assert any("FullLoader" in p for p in problems), problems
+
+
+def test_the_shared_yaml_loader_is_safe():
+    """The one YAML loader (accel_sim.safe_yaml) is a SafeLoader: no Python objects from tags."""
+    import yaml
+
+    from accel_sim.errors import ConfigError
+    from accel_sim.safe_yaml import UniqueKeyLoader, load_yaml
+
+    assert issubclass(UniqueKeyLoader, yaml.SafeLoader)
+    with pytest.raises(ConfigError, match="line 1"):
+        load_yaml("x: !!python/object/apply:os.system [echo hi]\n", "f.yaml")
