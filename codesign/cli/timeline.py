@@ -25,8 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("trace", help="operation trace file (see 'accel-sim trace info')")
     p.add_argument("--config", required=True, help="hardware config YAML (e.g. hw_configs/sparse_skipping.yaml)")
     p.add_argument("--out", required=True, help="output JSON file (e.g. timeline.perfetto.json)")
-    p.add_argument("--steps", default=DEFAULT_WINDOW,
-                   help=f"window of trace steps A:B, B exclusive, either side may be empty (default {DEFAULT_WINDOW})")
+    p.add_argument("--steps", default=None,
+                   help="window of trace steps A:B, B exclusive, either side may be empty; it must lie inside the "
+                   f"trace (default {DEFAULT_WINDOW}, or fewer steps if the trace is shorter)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field by dotted path (repeatable)")
     p.add_argument("--fidelity", default="L1", choices=["L1", "L2"],
@@ -49,6 +50,29 @@ def parse_window(text: str) -> tuple[int, int | None]:
     return start, stop
 
 
+def check_window(reader, start: int, stop: int | None, text: str | None) -> int | None:
+    """Check the window against the trace's steps, reading the trace (:class:`TraceReader`) only up
+    to the window's last step; returns ``stop``. An explicit window (``text``) must lie inside the
+    trace; the default one is cut to the trace's end."""
+    first = last = None
+    count = 0
+    for chunk in reader.chunks():
+        if chunk.steps:
+            first = chunk.steps[0].step if first is None else first
+            last = chunk.steps[-1].step
+            count += len(chunk.steps)
+        if last is not None and stop is not None and last >= stop - 1:
+            break
+    if last is None:
+        raise UsageError(f"{reader.path}: the trace holds no steps")
+    if text is None:
+        return min(stop, last + 1) if stop is not None else None
+    if start < first or start > last or (stop is not None and stop - 1 > last):
+        raise UsageError(f"{reader.path}: --steps {text}: outside the trace, which holds steps {first}:{last + 1} "
+                         f"({count} steps)")
+    return stop
+
+
 def window_chunks(chunks: Iterator, start: int, stop: int | None) -> Iterator:
     """The chunks restricted to steps in [start, stop) (steps and ops both filtered)."""
     from accel_sim.trace.schema import TraceChunk
@@ -69,18 +93,20 @@ def run(args: argparse.Namespace) -> int:
     from accel_sim.trace.io import TraceReader
     from codesign.report.perfetto import PerfettoTimeline
 
-    start, stop = parse_window(args.steps)
+    start, stop = parse_window(args.steps or DEFAULT_WINDOW)
     config = load_config(args.config, args.overrides)
     reader = TraceReader(args.trace)
+    stop = check_window(reader, start, stop, args.steps)
+    window = f"{start}:{'' if stop is None else stop}"
     timeline = PerfettoTimeline(clock_hz=float(config.clock_hz),
-                                process_name=f"accel-sim {Path(args.config).stem} steps {args.steps}")
+                                process_name=f"accel-sim {Path(args.config).stem} steps {window}")
     result = simulate(reader.header, window_chunks(reader.chunks(), start, stop), config,
                       fidelity=args.fidelity, timeline=timeline)
     if not timeline.events:
-        raise UsageError(f"{args.trace}: no steps in the window {args.steps}")
+        raise UsageError(f"{args.trace}: no steps in the window {window}")
     path = timeline.write(args.out)
     print(f"timeline: {path} ({len(timeline.events)} events on {len(timeline.tracks)} tracks"
           + (f", {timeline.dropped} dropped" if timeline.dropped else "") + ")")
-    print(f"window: steps {args.steps}, {result.cycles} cycles = {result.seconds * 1e6:.3f} µs simulated")
+    print(f"window: steps {window}, {result.cycles} cycles = {result.seconds * 1e6:.3f} µs simulated")
     print("open it in https://ui.perfetto.dev (Open trace file) or chrome://tracing")
     return EXIT_OK

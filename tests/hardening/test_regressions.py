@@ -158,3 +158,21 @@ def test_misspelt_keys_are_named_with_the_close_match(tmp_path, kind, good, typo
 def test_misspelt_set_key_suggests_the_close_match():  # 18.6, the same for --set
     code, _, err = cli(["validate-config", CONFIG, "--set", "pe_array.rwos=4"])
     assert_bad_input(code, err, CONFIG, "pe_array.rwos", "did you mean 'rows'")
+
+
+def _trace_steps(path) -> list[int]:
+    from accel_sim.trace.io import TraceReader
+
+    return [s.step for chunk in TraceReader(path).chunks() for s in chunk.steps]
+
+
+def test_out_of_range_step_windows_are_refused(tmp_path):  # 18.2: exit 0 with an empty timeline
+    steps = _trace_steps(TRACE)
+    n = steps[-1] + 1
+    out = tmp_path / "tl.json"
+    for window in (f"{n + 964}:{n + 1964}", f"{n - 6}:{n + 64}", f"{n}:"):
+        code, _, err = cli(["timeline", TRACE, "--config", CONFIG, "--steps", window, "--out", out])
+        assert_bad_input(code, err, TRACE, f"--steps {window}", f"{steps[0]}:{n}", f"{len(steps)} steps")
+        assert not out.exists()
+    code, stdout, err = cli(["timeline", TRACE, "--config", CONFIG, "--steps", f"{n - 2}:{n}", "--out", out])
+    assert code == 0 and f"steps {n - 2}:{n}" in stdout, err  # the last steps, exactly, are inside
