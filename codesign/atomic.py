@@ -1,7 +1,11 @@
-"""Atomic output files: write ``NAME.tmp-PID`` beside the target, flush, fsync, rename over it.
+"""Atomic output files: write ``.NAME.tmp-PID`` beside the target, flush, fsync, rename over it.
 
 A crash, a full disk or any other error leaves either the previous complete file or none under the
-real name, never a truncated one that looks valid; the temporary file is removed on failure.
+real name, never a truncated one that looks valid; the temporary file is removed on failure and
+errors name the target, never the temporary file. The target's folder is created if missing:
+commands check their output paths first (:mod:`codesign.outputs`), so this only makes folders a
+command owns (``plots/``, ``traces/``). Files get the mode every new file gets (0666 less the
+umask, 0644 usually), like every other output.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
     return path
 

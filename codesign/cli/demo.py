@@ -11,10 +11,11 @@ import argparse
 import time
 from pathlib import Path
 
-from codesign.cli import EXIT_INTERNAL, EXIT_OK
+from codesign.cli import EXIT_INTERNAL, EXIT_OK, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_SPEC = ROOT / "hw_configs" / "sweeps" / "demo.yaml"
+DEFAULT_OUT = "reports/demo"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train sparse RTRL online on digits, record its trace, simulate it on the shipped "
         "configs, sweep with BPTT / dense-RTRL baselines and write the report (about 2 minutes on 2 cores).",
     )
-    p.add_argument("--out", default="reports/demo", help="report folder (default reports/demo)")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
     p.add_argument("--spec", default=str(DEMO_SPEC), help="sweep spec to run (default hw_configs/sweeps/demo.yaml)")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--resume", action="store_true", help="keep results of a previous demo run instead of starting over")
@@ -51,20 +52,23 @@ def _config_table(rows: list[dict], model_key: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from codesign.outputs import output_dir
     from codesign.report import build_report
     from codesign.report.analysis import METHOD_NAMES, analyse
-    from codesign.report.units import fmt_bytes, fmt_time
+    from codesign.report.units import count, fmt_bytes, fmt_time
     from codesign.store import ResultStore
     from codesign.sweep import load_spec, run_sweep
     from codesign.sweep.executor import trace_path_for
 
     t_start = time.perf_counter()
-    out = Path(args.out)
+    if args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: need at least 1 worker")
+    out = output_dir(args.out, "--out", default=args.out == DEFAULT_OUT)  # before the work: codesign/outputs.py
     spec = load_spec(args.spec)
     t = _stage(1, f"training online on {spec.model.task[0]} (sparse RTRL, BPTT, dense RTRL), recording traces, "
                f"simulating on {len(spec.hardware.configs)} hardware configs with {args.workers} workers")
     summary = run_sweep(spec, out / "sweep", workers=args.workers, restart=not args.resume)
-    print(f"      {summary.total_points} points ({summary.models_trained} model points trained) "
+    print(f"      {count(summary.total_points, 'point')} ({count(summary.models_trained, 'model point')} trained) "
           f"in {time.perf_counter() - t:.1f} s")
     if summary.failed:
         for err in summary.errors[:5]:

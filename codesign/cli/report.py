@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from codesign.cli import EXIT_OK
+from codesign.outputs import output_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from codesign.report import build_report
 
-    files = build_report(args.store, args.out, title=args.title)
+    files = build_report(args.store, output_dir(args.out, "--out"), title=args.title)
     print(f"report: {files.html}")
     print(f"markdown: {files.markdown}")
     print(f"csv: {files.csv}")

@@ -31,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from codesign.outputs import output_dir, output_file
+    from codesign.report.units import count
     from codesign.store import ResultStore
     from codesign.sweep import expand, load_spec, run_sweep
 
@@ -38,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         points = expand(spec)
         models = {p.model.key for p in points}
-        print(f"{spec.source}: valid; {len(points)} points ({len(models)} model points x hardware points)")
+        hardware = {(p.hardware.label, p.hardware.fidelity) for p in points}
+        print(f"{spec.source}: valid; {count(len(points), 'point')}: {count(len(models), 'model point')} "
+              f"on {count(len(hardware), 'hardware point')}")
         for p in points[:20]:
             m = p.model
             print(f"  {p.index:4d} {m.task} {m.method} n_hidden={m.n_hidden} weight_density={m.weight_density:g} "
@@ -47,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"  ... {len(points) - 20} more")
         return EXIT_OK
     out = Path(args.out) if args.out else Path("reports") / "sweeps" / spec.name
+    output_dir(out, "--out", default=not args.out)  # before the work: see codesign/outputs.py
+    for option, path in (("--store", args.store), ("--csv", args.csv)):
+        if path:
+            output_file(path, option)
     summary = run_sweep(spec, out, workers=args.workers, dask=args.dask, store_path=args.store,
                         restart=args.restart, progress=not args.no_progress)
     for line in summary.lines():

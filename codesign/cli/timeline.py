@@ -11,6 +11,7 @@ from typing import Iterator
 import numpy as np
 
 from codesign.cli import EXIT_OK, UsageError
+from codesign.outputs import output_file
 
 DEFAULT_WINDOW = "0:16"
 
@@ -94,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from codesign.report.perfetto import PerfettoTimeline
 
     start, stop = parse_window(args.steps or DEFAULT_WINDOW)
+    output_file(args.out, "--out")
     config = load_config(args.config, args.overrides)
     reader = TraceReader(args.trace)
     stop = check_window(reader, start, stop, args.steps)

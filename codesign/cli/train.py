@@ -11,8 +11,10 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 from codesign.cli import UsageError
+from codesign.outputs import output_file
 
 MAX_HIDDEN = 16384  # RTRL costs ~n^4 per step: beyond this nothing fits in memory
 DEFAULTS = {
@@ -23,7 +25,9 @@ DEFAULTS = {
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train an EGRU online on a task and report KPIs",
-                              description=__doc__.split("\n\n")[0])
+                              description="Train an EGRU online on a task and print its KPIs (one per line with "
+                              "units, or one JSON object with --json). --trace records the run as an operation "
+                              "trace; --checkpoint / --resume save and continue runs bit-exactly.")
     p.add_argument("--task", required=True, help="task name: digits, digits-events, copy or sine")
     p.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
                    help="task option, repeatable (e.g. pattern_length=5, delay=2, n_train=500)")
@@ -96,8 +100,14 @@ def _check(s: dict) -> None:
         raise UsageError(f"--weight-density must lie in (0, 1], got {s['weight_density']}")
     if not 0.0 <= s["threshold_mean"] <= 1.0:
         raise UsageError(f"--threshold-mean must lie in [0, 1], got {s['threshold_mean']}")
-    if s["epochs"] < 0:
-        raise UsageError(f"--epochs must be >= 0, got {s['epochs']}")
+    if s["epochs"] < 1:
+        raise UsageError(f"--epochs must be >= 1, got {s['epochs']}")
+    if s.get("update_every") is not None and s["update_every"] < 0:
+        raise UsageError(f"--update-every must be >= 0 (0 = once per sequence), got {s['update_every']}")
+    if not s["clip_norm"] >= 0:
+        raise UsageError(f"--clip-norm must be >= 0 (0 = no clipping), got {s['clip_norm']}")
+    if s["seed"] < 0:
+        raise UsageError(f"--seed must be >= 0, got {s['seed']}")
     if not s["lr"] > 0:
         raise UsageError(f"--lr must be > 0, got {s['lr']}")
     if not 0.0 < s["lr_decay"] <= 1.0:
@@ -126,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.checkpoint_every < 0:
         raise UsageError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
+    for option, path in (("--trace", args.trace), ("--checkpoint", args.checkpoint)):
+        if path:  # before the run: an unwritable output must not lose its result at the end
+            output_file(path, option)
     try:
         task = build_task(settings)
     except ValueError as exc:
@@ -139,8 +152,13 @@ def run(args: argparse.Namespace) -> int:
     if args.trace:
         from accel_sim.trace.io import TraceWriter
 
-        with TraceWriter(args.trace, _trace_header(model, settings, task)) as writer:
-            result = fit_task(settings, recorder=writer, **common)
+        try:
+            with TraceWriter(args.trace, _trace_header(model, settings, task)) as writer:
+                result = fit_task(settings, recorder=writer, **common)
+        except OSError as exc:  # the writer's temporary file is not the user's name for it
+            if exc.filename is None or Path(exc.filename).name != Path(args.trace).name + ".partial":
+                raise
+            raise OSError(exc.errno, exc.strerror, args.trace) from None
     else:
         result = fit_task(settings, **common)
     if args.json:

@@ -67,3 +67,8 @@ def fmt_metric(metric: str, value: float) -> str:
     if metric.startswith("cycles"):
         return f"{value:.4g} cycles"
     return f"{value:.4g}"
+
+
+def count(n: int, noun: str) -> str:
+    """``1 point``, ``2 points``: a count with its noun in the right number ("model point" -> "model points")."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -14,11 +14,11 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from accel_sim.errors import ConfigError
 from accel_sim.safe_yaml import load_yaml
-from accel_sim.suggest import first_error, unknown_field
+from accel_sim.suggest import did_you_mean, first_error, unknown_field
 from codesign.sweep.metrics import METRICS
 
 SPEC_SCHEMA = "accel-sim/sweep/1"
@@ -76,10 +76,22 @@ def _nonempty(value: Any) -> Any:
     return value
 
 
+def _known_task(name: str) -> str:
+    """A task the trainer can build (``rtrl.tasks``); anything else would fail every point."""
+    from rtrl.tasks import TASK_NAMES
+
+    if name not in TASK_NAMES:
+        raise ValueError(f"unknown task {name!r}{did_you_mean(name, TASK_NAMES)}")
+    return name
+
+
+Task = Annotated[str, AfterValidator(_known_task)]
+
+
 class ModelAxes(_Strict):
     """Model/learning axes. Each is a list of values (or a Range under random sampling)."""
 
-    task: list[str] = ["digits"]
+    task: list[Task] = ["digits"]
     method: list[Method] = ["sparse_rtrl"]
     n_hidden: list[Annotated[int, Field(gt=0, le=MAX_HIDDEN)]] | Range = [32]
     weight_density: list[Density] | Range = [0.25]
@@ -126,7 +138,7 @@ class IncludedModel(_Strict):
     """One extra model point beside the grid (e.g. a BPTT or dense-RTRL baseline). Unset fields
     take the first value of the model axes; ``training`` overrides the spec's training settings."""
 
-    task: str | None = None
+    task: Task | None = None
     method: Method | None = None
     n_hidden: Annotated[int, Field(gt=0, le=MAX_HIDDEN)] | None = None
     weight_density: Density | None = None

@@ -19,7 +19,7 @@ import numpy as np
 
 from rtrl.tasks import Dataset, Sequence
 
-from .checkpoint import load_checkpoint, pack, save_checkpoint, unpack
+from .checkpoint import check_writable, load_checkpoint, pack, save_checkpoint, unpack
 from .checkpoint_check import check_arrays, check_progress, check_run
 from .guard import GuardConfig, GuardEvent, LossMonitor, Snapshot, all_finite
 from .optim import OPTIMIZERS, clip_by_global_norm, make_optimizer
@@ -126,6 +126,8 @@ class OnlineTrainer:
         time-boxed runs); ``on_progress`` is called after every sequence; ``meta`` is stored in
         checkpoints (e.g. the run's settings)."""
         cfg, pos = self.config, self.progress
+        if checkpoint:
+            check_writable(checkpoint)  # fail now, not after the run
         while pos.epoch < cfg.epochs:
             order = epoch_order(len(data), cfg.seed, pos.epoch, cfg.shuffle)
             while pos.index < len(data):

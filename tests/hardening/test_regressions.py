@@ -176,3 +176,83 @@ def test_out_of_range_step_windows_are_refused(tmp_path):  # 18.2: exit 0 with a
         assert not out.exists()
     code, stdout, err = cli(["timeline", TRACE, "--config", CONFIG, "--steps", f"{n - 2}:{n}", "--out", out])
     assert code == 0 and f"steps {n - 2}:{n}" in stdout, err  # the last steps, exactly, are inside
+
+
+TINY_TRAIN = ["train", "--task", "copy", "--task-option", "n_train=3", "--task-option", "n_test=2", "--hidden", "8",
+              "--quiet"]
+
+
+def _writing_commands(tmp_path, target) -> dict[str, list]:
+    """Every command that writes, with ``target`` as its output path (a file or a folder)."""
+    from codesign.sweep import load_spec, run_sweep
+    from tests.codesign.codesign_helpers import write_spec
+
+    spec = write_spec(tmp_path, name="outs")
+    store = run_sweep(load_spec(spec), tmp_path / "sweep", progress=False).store_path
+    return {
+        "timeline --out": ["timeline", TRACE, "--config", CONFIG, "--out", target],
+        "report --out": ["report", store, "--out", target],
+        "sweep --out": ["sweep", spec, "--out", target, "--no-progress"],
+        "sweep --store": ["sweep", spec, "--out", tmp_path / "s2", "--store", target, "--no-progress"],
+        "sweep --csv": ["sweep", spec, "--out", tmp_path / "s3", "--csv", target, "--no-progress"],
+        "train --checkpoint": [*TINY_TRAIN, "--checkpoint", target],
+        "train --trace": [*TINY_TRAIN, "--trace", target],
+        "demo --out": ["demo", "--out", target, "--workers", "1"],
+    }
+
+
+def test_no_command_creates_missing_parent_folders(tmp_path):
+    # 18.3: timeline --out /nonexistent/dir/tl.json exited 0 and created the folders
+    missing = tmp_path / "missing"
+    for name, argv in _writing_commands(tmp_path, missing / "deeper" / "out").items():
+        code, _, err = cli(argv)
+        assert_bad_input(code, err, missing / "deeper" / "out", name.split()[1], "does not exist")
+        assert not missing.exists(), name
+
+
+def test_unwritable_outputs_fail_before_the_work_naming_the_users_path(tmp_path, monkeypatch):
+    # 18.4: reported 21 s later, after training, naming '.c.npz.xxxx.tmp' or 't.arrows.partial'
+    from rtrl.online import trainer
+    from tests.hardening.helpers import files_under
+    from tests.hardening.test_faults import _readonly_folder
+
+    def no_training(*a, **k):
+        raise AssertionError("training started before the outputs were checked")
+
+    monkeypatch.setattr(trainer.OnlineTrainer, "_run_sequence", no_training)
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    with _readonly_folder(tmp_path / "ro") as ro:
+        for option in ("--checkpoint", "--trace"):
+            for target, problem in ((ro / "run.out", "cannot write"), (folder, "is a folder")):
+                code, _, err = cli([*TINY_TRAIN, option, target])
+                assert_bad_input(code, err, target, option, problem)
+                assert ".tmp" not in err and ".partial" not in err
+            with pytest.raises(OSError, match="cannot write") as caught:  # the Python API checks first too
+                from rtrl.online import fit_task
+
+                fit_task(task="copy", task_options={"n_train": 3, "n_test": 2}, n_hidden=8, checkpoint=ro / "c.npz")
+            assert caught.value.filename == str(ro / "c.npz")
+        assert files_under(ro) == {}
+
+
+def test_nonsense_counts_are_refused():  # 18.5: --epochs 0 printed 'train loss nan' and exit 0
+    for option, value in (("--epochs", "0"), ("--epochs", "-1"), ("--update-every", "-1"), ("--clip-norm", "-1"),
+                          ("--seed", "-1"), ("--checkpoint-every", "-1"), ("--hidden", "0")):
+        code, _, err = cli([*TINY_TRAIN, option, value])
+        assert_bad_input(code, err, option, value)
+    code, _, err = cli(["demo", "--workers", "0"])
+    assert_bad_input(code, err, "--workers")
+
+
+@pytest.mark.parametrize("where, text, field", [
+    ("model", "model: {task: [mnist], n_hidden: [8]}", "model.task.0"),
+    ("include", "model: {task: [copy], n_hidden: [8]}\ninclude: [{task: digts}]", "include.0.task"),
+])
+def test_unknown_task_in_a_spec_fails_validation(tmp_path, where, text, field):
+    # 18.5: passed --dry-run; then every point failed, exit 1, with advice to rerun
+    path = tmp_path / "spec.yaml"
+    path.write_text(SPEC_OK.replace("model: {task: [copy], n_hidden: [8]}", text))
+    code, _, err = cli(["sweep", path, "--dry-run"])
+    assert_bad_input(code, err, path, field, "unknown task")
+    assert ("did you mean 'digits'" in err) == (where == "include")

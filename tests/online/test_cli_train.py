@@ -81,7 +81,12 @@ def test_trace_holds_the_training_steps_and_weight_updates(tmp_path, capsys):
     assert all(r.kind == "elementwise" and r.bytes_written == {"weights": 4 * n_params} for r in updates)
 
 
-def test_zero_epochs_still_gives_valid_json(capsys):
-    assert main(["train", *TINY, "--epochs", "0", "--json"]) == 0
-    kpis = json.loads(capsys.readouterr().out)  # strict parser would reject NaN
+def test_zero_epochs_is_refused_and_an_untrained_run_still_gives_valid_json(capsys):
+    assert main(["train", *TINY, "--epochs", "0", "--json"]) == 2  # nothing to train: bad input (issue 18)
+    assert "--epochs must be >= 1" in capsys.readouterr().err
+    from rtrl.online import fit_task  # the Python API may still evaluate an untrained model
+
+    result = fit_task(task="copy", task_options={"n_train": 6, "n_test": 3, "pattern_length": 2}, n_hidden=6,
+                      epochs=0)
+    kpis = json.loads(json.dumps(result.kpis.to_dict()), parse_constant=pytest.fail)  # NaN is not JSON
     assert kpis["train_loss"] is None and kpis["guard_events"] == 0
