@@ -45,8 +45,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="override a config field, e.g. --set pe_array.rows=32 (repeatable, typed)")
     parser.add_argument("--fidelity", choices=FIDELITIES, default="L1",
                         help="L0 analytic, L1 tile-level discrete-event (default), L2 fine-grained")
-    parser.add_argument("--json", action="store_true", help="print the full result as JSON")
-    parser.add_argument("--csv", action="store_true", help="print the result as one CSV row with a header")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the full result as JSON")
+    output.add_argument("--csv", action="store_true", help="print the result as one CSV row with a header")
 
 
 def _run_validate(args) -> int:

@@ -256,3 +256,41 @@ def test_unknown_task_in_a_spec_fails_validation(tmp_path, where, text, field):
     code, _, err = cli(["sweep", path, "--dry-run"])
     assert_bad_input(code, err, path, field, "unknown task")
     assert ("did you mean 'digits'" in err) == (where == "include")
+
+
+def test_resume_from_a_non_checkpoint_never_suggests_unsafe_loading(tmp_path):
+    # 18.6: numpy's advice ('load it unsafely using the allow_pickle= keyword') reached the user
+    pickled = tmp_path / "objects.npz"
+    np.savez(pickled, a=np.array([{"x": 1}], dtype=object))
+    for path in (CONFIG, TRACE, pickled):
+        code, _, err = cli(["train", "--task", "copy", "--resume", path, "--quiet"])
+        assert_bad_input(code, err, path, "not a checkpoint")
+        assert "pickle=" not in err and "pickle.load" not in err and "unsafe" not in err
+
+
+@pytest.mark.parametrize("argv", [["gemm", "--m", "64", "--k", "64", "--n", "64", "--config", CONFIG, "--json"],
+                                  ["simulate", "--help"], ["--help"]])
+def test_a_closed_stdout_pipe_is_not_an_error(argv):
+    # 18.6: 'accel-sim trace info --json | head' printed 'error: input/output: Broken pipe', exit 2
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "codesign", *map(str, argv)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the command writes anything
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and err == "", err
+
+
+@pytest.mark.parametrize("command", [["simulate", TRACE], ["gemm", "--m", "4", "--k", "4", "--n", "4"]])
+def test_json_and_csv_together_are_refused(command):  # 18.6: one of them was silently dropped
+    code, out, err = cli([*command, "--config", CONFIG, "--json", "--csv"])
+    assert_bad_input(code, err, "--json", "--csv", "not allowed")
+    assert out == ""
+
+
+def test_version():  # 18.6: there was no --version
+    from importlib.metadata import version
+
+    code, out, err = cli(["--version"])
+    assert code == 0 and out == f"accel-sim {version('sparse-rtrl-accel')}\n", err
