@@ -93,6 +93,7 @@ def _real_spec(folder):
 
 
 def test_real_pipeline_rows_identical_across_workers_and_dask(tmp_path):
+    pytest.importorskip("distributed", reason="the dask extra (dask, distributed) is not installed")
     spec = _real_spec(tmp_path)
     rows = {}
     for name, kw in (("inline", {"workers": 1}), ("procs", {"workers": 2}), ("dask", {"workers": 2, "dask": "local"}),
