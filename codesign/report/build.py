@@ -95,6 +95,22 @@ def _sections(an: Analysis) -> list[tuple[str, str, Table | None, str | None]]:
     ]
 
 
+def _md_link(name: str) -> str:
+    return f"[{name}]({name})"
+
+
+def _html_link(name: str) -> str:
+    return f"<a href='{html.escape(name, quote=True)}'>{html.escape(name)}</a>"
+
+
+def _files_note(n_rows: int, timelines: list[str], link) -> str:
+    """The report's files, as links (``link(name)``: Markdown or HTML) relative to the report folder."""
+    text = f"Raw results: {link('results.csv')} ({n_rows} {'row' if n_rows == 1 else 'rows'})."
+    if timelines:
+        text += f" Timeline (open it in {link('https://ui.perfetto.dev')}): " + ", ".join(link(t) for t in timelines) + "."
+    return text
+
+
 def _meta(store: ResultStore) -> dict[str, str]:
     return {k: store.get_meta(k) or "" for k in ("spec_name", "spec_json", "spec_digest")}
 
@@ -137,11 +153,8 @@ def build_report(store_path: str | Path, out_dir: str | Path, title: str | None 
             data = base64.b64encode(png).decode()
             part.append(f"<img alt='{html.escape(ftitle)}' src='data:image/png;base64,{data}'>")
         body.append("".join(part) + "</section>")
-    files = f"Raw results: `results.csv` ({len(rows)} rows)."
-    if timeline:
-        files += " Timeline (open in https://ui.perfetto.dev): " + ", ".join(f"`{t}`" for t in timeline) + "."
-    md.append(f"## Files\n\n{files}\n")
-    body.append(f"<section><h2>Files</h2><p>{html.escape(files)}</p></section>")
+    md.append(f"## Files\n\n{_files_note(len(rows), timeline, _md_link)}\n")
+    body.append(f"<section><h2>Files</h2><p>{_files_note(len(rows), timeline, _html_link)}</p></section>")
 
     html_path = atomic_write_text(
         out_dir / "index.html",

@@ -325,3 +325,65 @@ def test_without_the_dask_extra_the_dask_tests_skip_with_their_reason(tmp_path):
     assert done.returncode == 0, out[-3000:]
     skips = [line for line in out.splitlines() if line.startswith("SKIPPED")]
     assert len(skips) >= 3 and all("dask extra" in line for line in skips), out[-3000:]
+
+
+def test_report_footer_links_its_files(tmp_path):  # 18.10: literal backticks, names that were not links
+    from codesign.sweep import load_spec, run_sweep
+    from tests.codesign.codesign_helpers import write_spec
+
+    store = run_sweep(load_spec(write_spec(tmp_path, name="foot")), tmp_path / "sweep", progress=False).store_path
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "t.perfetto.json").write_text("{}")
+    assert cli(["report", store, "--out", out])[0] == 0
+    page, md = (out / "index.html").read_text(), (out / "report.md").read_text()
+    footer = page[page.index("<h2>Files</h2>"):]
+    assert "`" not in footer and "<a href='results.csv'>" in footer and "<a href='t.perfetto.json'>" in footer
+    assert "[results.csv](results.csv)" in md and "[t.perfetto.json](t.perfetto.json)" in md
+
+
+def test_counts_are_worded_in_the_right_number(tmp_path):  # 18.10: '1 points (1 model points x hardware points)'
+    path = tmp_path / "one.yaml"
+    path.write_text(SPEC_OK)
+    code, out, err = cli(["sweep", path, "--dry-run"])
+    assert code == 0 and "valid; 1 point: 1 model point on 1 hardware point\n" in out, err
+    path.write_text(SPEC_OK.replace("n_hidden: [8]", "n_hidden: [8, 16]").replace("[L0]", "[L0, L1]"))
+    assert "valid; 4 points: 2 model points on 2 hardware points\n" in cli(["sweep", path, "--dry-run"])[1]
+
+
+def test_help_texts_are_plain_text():  # 18.10: 'train --help' began with ``accel-sim train``
+    from codesign.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for name, parser in sub.choices.items():
+        assert "``" not in (parser.description or "") + (parser.format_help()), name
+
+
+def test_every_output_gets_the_usual_file_mode(tmp_path):  # 18.10: checkpoints were 0600, the rest 0644
+    import os
+
+    old = os.umask(0o022)
+    try:
+        ck, trace, tl, csv = tmp_path / "c.npz", tmp_path / "t.arrows", tmp_path / "tl.json", tmp_path / "r.csv"
+        assert cli([*TINY_TRAIN, "--checkpoint", ck, "--trace", trace])[0] == 0
+        assert cli(["timeline", TRACE, "--config", CONFIG, "--out", tl, "--steps", "0:2"])[0] == 0
+        spec = tmp_path / "s.yaml"
+        spec.write_text(SPEC_OK + "evaluator: {kind: synthetic}\n")
+        assert cli(["sweep", spec, "--out", tmp_path / "sw", "--csv", csv, "--no-progress"])[0] == 0
+        assert cli(["report", tmp_path / "sw" / "results.sqlite", "--out", tmp_path / "rep"])[0] == 0
+        files = [ck, trace, tl, csv, tmp_path / "sw" / "results.sqlite", *(tmp_path / "rep").rglob("*.*")]
+        modes = {str(p.relative_to(tmp_path)): oct(p.stat().st_mode & 0o777) for p in files}
+        assert set(modes.values()) == {"0o644"}, modes
+    finally:
+        os.umask(old)
+
+
+def test_reports_folder_is_documented_and_its_output_ignored():  # 18.10: the layout promised reports/
+    import subprocess
+
+    assert "generated" in (ROOT / "reports" / "README.md").read_text()
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(["git", "check-ignore", "reports/demo/index.html", "reports/sweeps/x/results.sqlite",
+                              "reports/README.md"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    assert ignored == ["reports/demo/index.html", "reports/sweeps/x/results.sqlite"]
