@@ -8,7 +8,7 @@ import io
 import json
 from dataclasses import dataclass, field
 
-RESULT_SCHEMA = "accel-sim/result/1"
+RESULT_SCHEMA = "accel-sim/result/2"
 
 
 @dataclass

@@ -78,7 +78,8 @@ def run_model_point(point: ModelPoint, trace_path: Path) -> ModelResult:
     trace_path = Path(trace_path)
     trace_path.parent.mkdir(parents=True, exist_ok=True)
     trace_data = _subset(task.train, point.trace_sequences)
-    with open_trace_writer(trace_path, model, point.method, config=point.params()) as writer:
+    with open_trace_writer(trace_path, model, point.method, config=point.params(),
+                           history_steps=int(trace_data.xs.shape[1])) as writer:
         learner = make_learner(model, point.method)
         config = TrainConfig(epochs=1, lr=settings.lr, optimizer=settings.optimizer,
                              update_every=settings.resolved_update_every(), clip_norm=settings.clip_norm,
@@ -87,7 +88,7 @@ def run_model_point(point: ModelPoint, trace_path: Path) -> ModelResult:
     macs = steps = 0
     for chunk in TraceReader(trace_path).chunks():  # also proves the file reads back
         macs += int(chunk.ops["macs"].sum())
-        steps += len(chunk.steps)
+        steps += chunk.n_steps
     k = result.kpis
     return ModelResult(
         test_accuracy=float(k.test_accuracy), train_loss=float(k.train_loss),
@@ -122,8 +123,8 @@ class HardwareResult:
         util = r.get("utilization", {})
         memory = r.get("memory_bytes", {})
         spilled = r.get("spilled_tensors")
-        if spilled is not None:  # the learning state is the influence matrix (RTRL) or the history (BPTT)
-            fits = not ({"influence", "history"} & set(spilled))
+        if "learning_state_fits_on_chip" in memory:  # the influence matrix (RTRL) or the history (BPTT)
+            fits = bool(memory["learning_state_fits_on_chip"])
         else:
             fits = self.learning_state_bytes <= self.sram_capacity_bytes
         row: dict[str, Any] = {

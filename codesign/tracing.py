@@ -24,7 +24,7 @@ import numpy as np
 from accel_sim.trace.io import DEFAULT_STEPS_PER_CHUNK, TraceWriter
 from accel_sim.trace.schema import TraceHeader
 from rtrl import EGRU, METHODS, make_learner
-from rtrl.model import MASKED
+from rtrl.trace_decl import declarations
 
 PACKAGE = "sparse-rtrl-accel"
 
@@ -47,15 +47,19 @@ def influence_columns(model: EGRU, method: str) -> int:
 
 
 def trace_header(model: EGRU, method: str, *, seed: int | None = None,
-                 config: dict[str, Any] | None = None) -> TraceHeader:
-    """The static header of a trace of ``model`` learning with ``method``.
+                 config: dict[str, Any] | None = None, history_steps: int | None = None) -> TraceHeader:
+    """The static header of a trace of ``model`` learning with ``method``: the learner's tensors,
+    weight-mask patterns, index sets and ops (``rtrl.trace_decl``) and provenance.
 
     ``seed`` defaults to the model's seed; ``config`` (any JSON-able dict, e.g. the run's options)
-    is stored as JSON text in ``provenance["config"]``. Masks' non-zeros per row are stored for
-    each of ``W_u W_r W_z R_u R_r R_z``.
+    is stored as JSON text in ``provenance["config"]``. BPTT traces need ``history_steps``: the most
+    steps BPTT stores before a backward pass (the sequence length or update window).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if method == "bptt" and history_steps is None:
+        raise ValueError("a BPTT trace needs history_steps (the steps stored before a backward pass)")
+    decl = declarations(model, method, history_steps or 0)
     gamma, eps = model.pseudo_derivative
     provenance = {
         "package": f"{PACKAGE} {_package_version()}",
@@ -68,24 +72,19 @@ def trace_header(model: EGRU, method: str, *, seed: int | None = None,
         "config": json.dumps(config or {}, sort_keys=True, default=str),
     }
     return TraceHeader(
-        method=method,
-        n_in=model.n_in,
-        n_hidden=model.n_hidden,
-        n_out=model.n_out,
-        dtype=model.dtype.name,
-        weight_density=float(model.weight_density),
-        seed=int(model.seed if seed is None else seed),
-        n_influence_columns=influence_columns(model, method),
-        mask_nnz_per_row={name: model.masks[name].sum(axis=1).astype(int).tolist() for name in MASKED},
-        provenance=provenance,
+        method=method, dtype=model.dtype.name, seed=int(model.seed if seed is None else seed),
+        tensors=decl.tensors, ops=decl.ops, patterns=decl.patterns, index_sets=decl.index_sets,
+        n_in=model.n_in, n_hidden=model.n_hidden, n_out=model.n_out, weight_density=float(model.weight_density),
+        n_influence_columns=influence_columns(model, method), provenance=provenance,
     )
 
 
 def open_trace_writer(path: str | os.PathLike, model: EGRU, method: str, *, seed: int | None = None,
-                      config: dict[str, Any] | None = None,
+                      config: dict[str, Any] | None = None, history_steps: int | None = None,
                       steps_per_chunk: int = DEFAULT_STEPS_PER_CHUNK) -> TraceWriter:
     """A :class:`TraceWriter` (use it as a context manager) with the header of this run."""
-    return TraceWriter(path, trace_header(model, method, seed=seed, config=config), steps_per_chunk=steps_per_chunk)
+    header = trace_header(model, method, seed=seed, config=config, history_steps=history_steps)
+    return TraceWriter(path, header, steps_per_chunk=steps_per_chunk)
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,8 @@ def record_sequence(path: str | os.PathLike, model: EGRU, method: str, xs: np.nd
     With ``with_gradients`` the final ``grads()`` call is made too (for BPTT that is the backward
     pass, recorded as one extra step)."""
     xs, targets = model.check_sequence(xs, targets)
-    with open_trace_writer(path, model, method, seed=seed, config=config, steps_per_chunk=steps_per_chunk) as writer:
+    with open_trace_writer(path, model, method, seed=seed, config=config, history_steps=len(xs),
+                           steps_per_chunk=steps_per_chunk) as writer:
         learner = make_learner(model, method, recorder=writer)
         loss = 0.0
         for x, target in zip(xs, targets):

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accel_sim.trace.schema import Label, OpKind
 from rtrl.cell import Events, Gates, dense_preactivations, events, gates
 from rtrl.learner import Learner, StepOutput
 from rtrl.model import INPUT_WEIGHTS, RECURRENT_PATH, RECURRENT_WEIGHTS
-from rtrl.recording import emit
+from rtrl.recording import GATE_MACS_PER_UNIT, emit, step_sets
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,21 +51,24 @@ class BPTT(Learner):
         self.history.append(_Saved(x, self.s, g, res.dl_ds))
         self.s = g.s
         if self.recorder is not None:
+            self._begin_record(x, prev, ev, history_row=np.array([len(self.history) - 1]))
             self._emit_forward(target)
         return StepOutput(res.loss, res.logits, 0, 0)
 
     def _emit_forward(self, target: int) -> None:
         self._emit_dense_forward()
         self._emit_readout(target)
-        emit(self.recorder, self.t, OpKind.ELEMENTWISE, Label.BPTT_BACKWARD, m=self.model.n_hidden, n=1, macs=0,
-             written={"history": self.history[-1].nbytes})
+        emit(self.recorder, self.t, self.ops["history_write"])
 
     def _recurrent_grads(self) -> dict[str, np.ndarray]:
         p, model, xp = self.model.params, self.model, self.xp
         grads = {name: xp.zeros_like(p[name]) for name in RECURRENT_PATH}
         ds = xp.zeros(model.n_hidden, model.dtype)
-        for saved in reversed(self.history):
+        for slot in range(len(self.history) - 1, -1, -1):
+            saved = self.history[slot]
             prev = events(saved.s_prev, p["thr"], *model.pseudo_derivative)
+            if self.recorder is not None:
+                self._emit_backward_step(slot, saved.x, prev)
             g = saved.gates
             if saved.dl_ds is not None:
                 ds = ds + saved.dl_ds
@@ -82,20 +84,19 @@ class BPTT(Learner):
             dc = ds * g.u
             grads["thr"] += dy * prev.dy_thr + dc * prev.dc_thr
             ds = dy * prev.dy + dc * prev.dc
-        if self.recorder is not None and self.history:
-            self._emit_backward(len(self.history))
         return grads
 
-    def _emit_backward(self, steps: int) -> None:
-        """The backward pass runs as one extra trace step (no active set of its own)."""
-        rec, b = self.recorder, self.itemsize
+    def _emit_backward_step(self, slot: int, x, prev) -> None:
+        """The backward pass over stored step ``slot`` as one trace step of its own, with that
+        step's index sets (its events, its input, its history slot)."""
+        rec, t, ops = self.recorder, self.t, self.ops
         n, n_in = self.model.n_hidden, self.model.n_in
-        macs = steps * (3 * n * n_in + 3 * n * n + 3 * n * n + 10 * n)
-        empty = np.zeros(0, np.int32)
-        rec.begin_step(self.t, empty, empty)
-        emit(rec, self.t, OpKind.GEMM, Label.BPTT_BACKWARD, m=3 * n, k=steps, n=n + n_in, macs=macs,
-             read={"history": sum(s.nbytes for s in self.history), "weights": steps * 3 * n * n * b},
-             written={"gradients": (3 * n * (n + n_in) + 5 * n) * b})
+        rec.begin_step(t, step_sets(x, prev, history_row=np.array([slot])))
+        emit(rec, t, ops["backward_deltas"], GATE_MACS_PER_UNIT * n)
+        emit(rec, t, ops["backward_recurrent"], 3 * n * n)
+        emit(rec, t, ops["backward_grad_input"], 3 * n * n_in)
+        emit(rec, t, ops["backward_grad_recurrent"], 3 * n * n)
+        emit(rec, t, ops["backward_grad_bias"], 5 * n)
         rec.end_step()
         self.t += 1
 

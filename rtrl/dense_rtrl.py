@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from accel_sim.trace.schema import Label, OpKind
 from rtrl.cell import (
     Events, bias_coefficients, dense_preactivations, gates, input_coefficients, recurrent_coefficients,
 )
@@ -52,22 +51,20 @@ class DenseRTRL(InfluenceLearner):
         if res.dl_ds is not None:
             self._grad += res.dl_ds @ M
         if self.recorder is not None:
+            self._begin_record(x, prev, ev)
             self._emit(target)
         return StepOutput(res.loss, res.logits, 0, 0)
 
     def _emit(self, target: int) -> None:
-        rec, t, b = self.recorder, self.t, self.itemsize
+        """Every op over every unit and parameter (the zeros it multiplies are declared structure)."""
+        rec, t, ops = self.recorder, self.t, self.ops
         n, n_in, P = self.model.n_hidden, self.model.n_in, self.layout.n_columns
         self._emit_dense_forward()
-        emit(rec, t, OpKind.ELEMENTWISE, Label.JACOBIAN_BUILD, m=n, n=n, macs=4 * n * n,
-             read={"weights": 3 * n * n * b, "activations": 4 * n * b}, written={"activations": n * n * b})
-        emit(rec, t, OpKind.GEMM, Label.INFLUENCE_SPARSE_UPDATE, m=n, k=n, n=P, macs=n * n * P,
-             read={"influence": n * P * b, "activations": n * n * b}, written={"influence": n * P * b})
+        emit(rec, t, ops["jacobian_build"], 4 * n * n)
+        emit(rec, t, ops["influence_update"], n * n * P)
         scattered = 3 * n * n_in + 3 * n * n + 4 * n + n * n + n
-        emit(rec, t, OpKind.SCATTER, Label.IMMEDIATE_SCATTER, m=n, n=P, nnz=scattered, macs=scattered,
-             read={"influence": scattered * b, "activations": 8 * n * b}, written={"influence": scattered * b})
+        emit(rec, t, ops["immediate_scatter"], scattered, scattered)
         self._emit_readout(target)
         if target >= 0:
-            emit(rec, t, OpKind.GEMM, Label.GRADIENT_CONTRACTION, m=1, k=n, n=P, macs=n * P,
-                 read={"influence": n * P * b, "gradients": P * b}, written={"gradients": P * b})
+            emit(rec, t, ops["contraction"], n * P)
 

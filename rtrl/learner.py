@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accel_sim.trace.schema import Label, OpKind, Recorder
+from accel_sim.trace.schema import Recorder
 from rtrl.backend import to_host
 from rtrl.cell import Events, events
 from rtrl.layout import InfluenceLayout
 from rtrl.model import EGRU
 from rtrl.readout import ReadoutResult, readout
-from rtrl.recording import GATE_MACS_PER_UNIT, emit
+from rtrl.recording import GATE_MACS_PER_UNIT, emit, step_sets
+from rtrl.trace_decl import OPS, op_ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class Learner:
         self.xp = model.xp
         self.t = 0  # steps taken since construction (the trace's step index)
         self.itemsize = model.dtype.itemsize
+        self.ops = op_ids(self.method) if self.method in OPS else {}  # op name -> the id its trace rows carry
         self.reset()
 
     # -- online interface -------------------------------------------------------------------
@@ -72,12 +74,9 @@ class Learner:
         x = self.xp.asarray(x)
         prev = events(self.s, self.model.params["thr"], *self.model.pseudo_derivative)
         n_fired, n_support = int(prev.o.sum()), int(self.xp.count_nonzero(prev.dH))  # before any heavy GPU work
-        rec = self.recorder
-        if rec is not None:
-            rec.begin_step(self.t, to_host(prev.fired), to_host(prev.support))
-        out = self._step(x, target, prev)
-        if rec is not None:
-            rec.end_step()
+        out = self._step(x, target, prev)  # opens the step record (``_begin_record``) when recording
+        if self.recorder is not None:
+            self.recorder.end_step()
         return self._advance(out.loss, out.logits, n_fired, n_support)
 
     def grads(self) -> dict[str, np.ndarray]:
@@ -126,29 +125,27 @@ class Learner:
             self._db_o += res.db_o
         return ev, res
 
+    def _begin_record(self, x, prev: Events, new: Events | None, **extra) -> None:
+        """Open this step's record with its index sets (``rtrl.trace_decl``)."""
+        self.recorder.begin_step(self.t, step_sets(x, prev, new, **extra))
+
     def _emit_readout(self, target: int) -> None:
-        n, n_out, b = self.model.n_hidden, self.model.n_out, self.itemsize
-        passes = 3 if target >= 0 else 1  # forward; with a target also W_o^T g and g y^T
-        emit(self.recorder, self.t, OpKind.GEMM, Label.READOUT, m=n_out, k=n, n=1,
-             macs=passes * n_out * n, read={"weights": n_out * n * b, "state": n * b},
-             written={"gradients": (n_out * n * b) if target >= 0 else 0})
+        """The readout (computed densely): logits; with a target also g y^T and W_o^T g."""
+        rec, t, ops = self.recorder, self.t, self.ops
+        macs = self.model.n_out * self.model.n_hidden
+        emit(rec, t, ops["readout"], macs)
+        if target >= 0:
+            emit(rec, t, ops["readout_grad"], macs)
+            emit(rec, t, ops["readout_backprop"], macs)
 
     def _emit_dense_forward(self) -> None:
         """The forward ops of the dense learners (BPTT, dense RTRL): every unit, every weight."""
-        rec, t, b = self.recorder, self.t, self.itemsize
+        rec, t, ops = self.recorder, self.t, self.ops
         n, n_in = self.model.n_hidden, self.model.n_in
-        emit(rec, t, OpKind.INDEX_DECODE, Label.ACTIVE_SET, m=n, index_count=n, read={"state": n * b})
-        emit(rec, t, OpKind.GEMM, Label.INPUT_PROJECTION, m=3 * n, k=n_in, macs=3 * n * n_in,
-             read={"weights": 3 * n * n_in * b, "input": n_in * b}, written={"activations": 3 * n * b})
-        emit(rec, t, OpKind.GEMM, Label.RECURRENT_PRODUCT, m=3 * n, k=n, macs=3 * n * n,
-             read={"weights": 3 * n * n * b, "state": n * b}, written={"activations": 3 * n * b})
-        self._emit_gates()
-
-    def _emit_gates(self) -> None:
-        n, b = self.model.n_hidden, self.itemsize
-        emit(self.recorder, self.t, OpKind.ELEMENTWISE, Label.GATES, m=n,
-             macs=GATE_MACS_PER_UNIT * n, read={"activations": 6 * n * b, "state": n * b},
-             written={"state": n * b, "activations": 6 * n * b})
+        emit(rec, t, ops["active_set"], 2 * n)
+        emit(rec, t, ops["input_projection"], 3 * n * n_in)
+        emit(rec, t, ops["recurrent_product"], 3 * n * n)
+        emit(rec, t, ops["gates"], GATE_MACS_PER_UNIT * self.model.n_hidden)
 
     def _common_state(self) -> dict[str, np.ndarray]:
         """Host (numpy) copies of the state every learner keeps."""

@@ -1,42 +1,34 @@
-"""Emit operation records (DESIGN §5) from the learners' code paths.
+"""Emit a learner's records (trace ``rtrl-trace/2``): the step's index sets and one op record per
+declared op (``rtrl.trace_decl``), carrying the learner's own counts.
 
-Learners call :func:`emit` only inside ``if self.recorder is not None`` blocks, so a run without
-a recorder does no recording work at all.
+Learners call these only inside ``if self.recorder is not None`` blocks, so a run without a
+recorder does no recording work at all.
 """
 
 from __future__ import annotations
 
-from accel_sim.trace.schema import Label, OpKind, OpRecord, Recorder
+import numpy as np
+
+from accel_sim.trace.schema import OpRecord, Recorder
+from rtrl.backend import to_host
+from rtrl.cell import Events
 
 #: Multiplies per unit spent in rtrl.cell.gates (gate products and local derivatives).
 GATE_MACS_PER_UNIT = 12
-INDEX_BYTES = 4  # int32 indices
 
 
-def emit(
-    recorder: Recorder,
-    step: int,
-    kind: OpKind,
-    label: Label,
-    *,
-    m: int = 1,
-    k: int = 1,
-    n: int = 1,
-    nnz: int = 0,
-    macs: int = 0,
-    index_count: int = 0,
-    read: dict[str, int] | None = None,
-    written: dict[str, int] | None = None,
-) -> None:
-    """One operation record (counts are Python ints; byte counts of 0 are left out)."""
-    recorder.op(OpRecord(step, _VALUES[kind], _VALUES[label], m, k, n, nnz, macs, index_count,
-                         _nonzero(read) if read else {}, _nonzero(written) if written else {}))
+def emit(recorder: Recorder, step: int, op: int, macs: int = 0, nnz: int = 0) -> None:
+    """One op record: ``op`` is the declared op's id (``rtrl.trace_decl.op_ids``); ``macs`` /
+    ``nnz``: the multiply-accumulates and sparse-operand non-zeros this code path did."""
+    recorder.op(OpRecord(step, op, macs, nnz))
 
 
-#: Enum member -> its string (a dict lookup is ~4x cheaper than ``.value``; emit runs ~10x a step).
-_VALUES = {member: member.value for enum in (OpKind, Label) for member in enum}
-
-
-def _nonzero(nbytes: dict[str, int]) -> dict[str, int]:
-    """``nbytes`` without its zero entries (the caller's fresh dict itself when it has none)."""
-    return nbytes if 0 not in nbytes.values() else {key: v for key, v in nbytes.items() if v}
+def step_sets(x, prev: Events, new: Events | None = None, **extra) -> dict[str, np.ndarray]:
+    """The per-step index sets of ``rtrl.trace_decl`` as host bool masks: of the previous state
+    ``prev`` (fired, support), the input ``x`` (input_nz) and, if given, the new state ``new``."""
+    sets = {"fired": to_host(prev.o) != 0, "support": to_host(prev.dH) != 0, "input_nz": to_host(x) != 0}
+    if new is not None:
+        sets["fired_out"] = to_host(new.o) != 0
+        sets["support_out"] = to_host(new.dH) != 0
+    sets.update(extra)
+    return sets

@@ -31,14 +31,14 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import get_blas_funcs
 
-from accel_sim.trace.schema import Label, ListRecorder, OpKind, op_row, record_rows
+from accel_sim.trace.schema import ListRecorder, op_row, record_rows
 from rtrl.backend import array_module
 from rtrl.cell import Events, bias_coefficients, gates, input_coefficients, recurrent_coefficients
 from rtrl.kernels import compiled
 from rtrl.layout import InfluenceLayout
 from rtrl.learner import InfluenceLearner, StepOutput
 from rtrl.model import BIASES, INPUT_WEIGHTS, MASKED
-from rtrl.recording import INDEX_BYTES, emit
+from rtrl.recording import GATE_MACS_PER_UNIT, emit
 
 #: G[:, A] at least this full is multiplied as a dense block (BLAS) instead of a CSR product.
 DENSE_BLOCK_MIN_DENSITY = 0.5
@@ -150,6 +150,7 @@ class SparseRTRL(InfluenceLearner):
             self._grad += res.dl_ds[now_active] @ M[now_active]
         if self.recorder is not None:
             live_in = int(xp.count_nonzero(live < self._n_input_entries))
+            self._begin_record(x, prev, ev)
             self._emit(target, live_in, live.size - live_in, n_active, g_nnz, n_now, dense_block)
         return StepOutput(res.loss, res.logits, 0, 0)
 
@@ -171,8 +172,10 @@ class SparseRTRL(InfluenceLearner):
             raise ValueError("x contains NaN or inf")
         dense_block = uses_dense_block(fwd.g_nnz, self.model.n_hidden, fwd.n_active)
         if rec is not None:  # the counts are known: record before the pass over M evicts the caches
-            prev = step.prev_events
-            rec.begin_step(self.t, np.flatnonzero(prev[compiled.EV_O]), np.flatnonzero(prev[compiled.EV_DH]))
+            prev, new = step.prev_events, step.new_events
+            rec.begin_step(self.t, {"fired": prev[compiled.EV_O] != 0, "support": prev[compiled.EV_DH] != 0,
+                                    "input_nz": x != 0, "fired_out": new[compiled.EV_O] != 0,
+                                    "support_out": new[compiled.EV_DH] != 0})
             self._record_rows(target, (fwd.live_in, fwd.live_rec, fwd.n_active, fwd.g_nnz,
                                        fwd.n_now if target >= 0 else 0), dense_block)
             rec.end_step()
@@ -258,41 +261,23 @@ class SparseRTRL(InfluenceLearner):
 
     def _emit(self, target: int, live_in: int, live_rec: int, n_a: int, g_nnz: int, n_now: int,
               dense_block: bool) -> None:
-        rec, t, b, ib = self.recorder, self.t, self.itemsize, INDEX_BYTES
-        n, n_in, P = self.model.n_hidden, self.model.n_in, self.layout.n_columns
-        emit(rec, t, OpKind.INDEX_DECODE, Label.ACTIVE_SET, m=n, index_count=n_a,
-             read={"state": n * b}, written={"activations": n_a * ib})
-        emit(rec, t, OpKind.SPMM, Label.INPUT_PROJECTION, m=3 * n, k=n_in, nnz=live_in, macs=live_in,
-             index_count=live_in, read={"weights": live_in * (b + ib), "input": n_in * b},
-             written={"activations": 3 * n * b})
-        emit(rec, t, OpKind.SPMM, Label.RECURRENT_PRODUCT, m=3 * n, k=n, nnz=live_rec, macs=live_rec,
-             index_count=live_rec, read={"weights": live_rec * (b + ib), "state": n * b},
-             written={"activations": 3 * n * b})
-        self._emit_gates()
-        emit(rec, t, OpKind.ELEMENTWISE, Label.JACOBIAN_BUILD, m=n, k=n_a, nnz=g_nnz, macs=4 * g_nnz,
-             index_count=g_nnz, read={"weights": 3 * g_nnz * b, "activations": 4 * n * b},
-             written={"activations": g_nnz * (b + ib)})
-        emit(rec, t, OpKind.ELEMENTWISE, Label.INFLUENCE_DIAG_SCALE, m=n, n=P, macs=n * P,
-             read={"influence": n * P * b, "activations": n * b}, written={"influence": n * P * b})
-        if dense_block:  # gather |A| rows, then M += block @ rows in place (BLAS gemm)
-            emit(rec, t, OpKind.GEMM, Label.INFLUENCE_SPARSE_UPDATE, m=n, k=n_a, n=P, nnz=g_nnz,
-                 macs=n * n_a * P, index_count=n_a,
-                 read={"influence": (n_a + n) * P * b, "activations": n * n_a * b},
-                 written={"influence": n * P * b})
-        else:
-            emit(rec, t, OpKind.SPMM, Label.INFLUENCE_SPARSE_UPDATE, m=n, k=n_a, n=P, nnz=g_nnz,
-                 macs=g_nnz * P, index_count=g_nnz,
-                 read={"influence": n_a * P * b, "activations": g_nnz * (b + ib)})
+        """The step's ops with this code path's counts (affine in them: see ``_row_template``)."""
+        rec, t, ops = self.recorder, self.t, self.ops
+        n, P = self.model.n_hidden, self.layout.n_columns
+        emit(rec, t, ops["active_set"], 0, n_a)
+        emit(rec, t, ops["input_projection"], live_in, live_in)
+        emit(rec, t, ops["recurrent_product"], live_rec, live_rec)
+        emit(rec, t, ops["gates"], GATE_MACS_PER_UNIT * n)
+        emit(rec, t, ops["jacobian_build"], 4 * g_nnz, g_nnz)
+        if dense_block:  # M *= diag, then M += block @ M[A] in place (BLAS gemm)
+            emit(rec, t, ops["influence_update_dense"], n * P + n * n_a * P, g_nnz)
+        else:  # one pass: M[i] = diag_i M[i] + sum_k G[i, k] M_old[k]
+            emit(rec, t, ops["influence_update"], n * P + g_nnz * P, g_nnz)
         scattered = live_in + live_rec + len(BIASES) * n + g_nnz + n_a
-        emit(rec, t, OpKind.SCATTER, Label.IMMEDIATE_SCATTER, m=n, n=P, nnz=scattered, macs=scattered,
-             index_count=2 * scattered, read={"influence": scattered * b, "activations": 8 * n * b},
-             written={"influence": scattered * b})
+        emit(rec, t, ops["immediate_scatter"], scattered, scattered)
         self._emit_readout(target)
         if target >= 0:
-            emit(rec, t, OpKind.GEMM, Label.GRADIENT_CONTRACTION, m=1, k=n_now, n=P, macs=n_now * P,
-                 index_count=n_now, read={"influence": n_now * P * b, "gradients": P * b},
-                 written={"gradients": P * b})
-
+            emit(rec, t, ops["contraction"], n_now * P, n_now)
 
 
 def _choose_kernels(kernels: str | None, on_gpu: bool) -> str:

@@ -2,21 +2,25 @@
 SRAM level, DRAM bytes, index work, interconnect bytes and energy by component. Vectorised over a
 batch of ops; the engines (L0/L1/L2) only decide *when* that work happens.
 
-Per op kind (lanes = PEs x macs_per_cycle, or ``mapping.vector_lanes``):
+The work itself comes from the trace (``accel_sim.trace.work``: every op's dense and effectual
+operations and its operands' domains); the config's ``sparsity.handling`` decides what happens to
+the zeros (lanes = PEs x macs_per_cycle, or ``mapping.vector_lanes`` for non-matmul ops):
 
-* gemm: the systolic closed forms of :mod:`accel_sim.engine.dataflow`; the operands' SRAM
-  traffic is the dataflow's (re-reads included), charged to ``mapping.gemm_roles`` levels (or the
-  tensors' own levels). Operand A/B/C are recognised by their byte counts (m*k, k*n, m*n words).
-* spmm: ``none``/``gating`` run it as a dense gemm of (m, k, n) and fetch the zeros of the sparse
-  operand too; ``gating`` charges zero MACs ``gated_mac_energy_fraction`` of a MAC; ``skipping``
-  runs only the non-zero MACs (ceil(macs / lanes) cycles) and decodes the trace's indices.
-* elementwise / reduction / scatter: ceil(ops / vector lanes) cycles; gather / index_decode: none.
-* index work (index_count, except spmm without skipping) runs on the index units
-  (index_count / (count x indices_per_cycle) cycles) or, with ``count: 0``, on one PE.
-* other tensors' SRAM traffic is the trace's bytes (scaled to the hardware word) at their level.
+* ``none``: every element is fetched and processed (dense work); matmuls run on the systolic
+  closed forms of :mod:`accel_sim.engine.dataflow`, whose operand traffic (re-reads included)
+  goes to the operands' levels (or ``mapping.gemm_roles``);
+* ``gating``: the same cycles and fetches, but a zero operand gates the multiplier: ineffectual
+  MACs cost ``gated_mac_energy_fraction`` of a MAC;
+* ``skipping``: only effectual work runs and only non-zeros are fetched; a matmul with zeros takes
+  ceil(effectual / lanes) cycles (a dense one stays on the systolic closed form), and the index
+  units decode the coordinates of every structured operand's non-zeros.
 
-The compute stage of an op lasts max(array cycles, each level's bytes / port bandwidth,
-interconnect bytes / bandwidth). SRAM energy = ceil(bytes / width) accesses x energy per access.
+Index units also decode the members of per-step slicing sets (the active set) and the sets an
+index_decode produces: index_count / (count x indices_per_cycle) cycles, or one index per cycle
+on one PE with ``count: 0``. Other ops take ceil(work / vector lanes) cycles. Outputs are written
+once (read first when the op accumulates). The compute stage of an op lasts max(array cycles,
+each level's bytes / port bandwidth, interconnect bytes / bandwidth). SRAM energy =
+ceil(bytes / width) accesses x energy per access.
 """
 
 from __future__ import annotations
@@ -27,23 +31,24 @@ import numpy as np
 
 from accel_sim.config.schema import HardwareConfig
 from accel_sim.engine.dataflow import gemm_cost
-from accel_sim.engine.placement import Placement, trace_word_bytes
-from accel_sim.trace.schema import OP_KINDS, READ_COLUMNS, TENSORS, WRITE_COLUMNS, TraceHeader
+from accel_sim.engine.placement import Placement
+from accel_sim.trace.header import OP_KINDS, TraceHeader
+from accel_sim.trace.work import ROLE_A, ROLE_B, ROLE_Z, WorkModel
 
-KIND = {k: i for i, k in enumerate(OP_KINDS)}
-A_PREFERENCE = ("weights", "activations", "state", "input", "gradients", "history", "influence")
-B_PREFERENCE = ("influence", "input", "state", "activations", "weights", "gradients", "history")
-C_PREFERENCE = ("activations", "gradients", "state", "influence", "history", "weights", "input")
 ENERGY_PARTS = ("mac", "register", "sram", "dram", "index", "interconnect")
+_MATMUL = (OP_KINDS.index("gemm"), OP_KINDS.index("spmm"))
+_SCATTER_LIKE = (OP_KINDS.index("scatter"), OP_KINDS.index("gather"))
 
 
 @dataclass
 class Demand:
     """Per-op arrays of one batch (length n_ops). Cycles are float64 (clock cycles), bytes int64,
-    energies float64 pJ (``energy`` by component, ``sram_energy`` by level)."""
+    energies float64 pJ (``energy`` by component, ``sram_energy`` by level). ``label``: codes
+    into ``label_names``."""
 
     step: np.ndarray
     label: np.ndarray
+    label_names: tuple[str, ...]
     array_cycles: np.ndarray
     compute_cycles: np.ndarray  # stage duration: max(array, SRAM ports, interconnect)
     sram_port_cycles: np.ndarray  # the slowest level's port time
@@ -79,57 +84,40 @@ class Costing:
 
     def __init__(self, config: HardwareConfig, header: TraceHeader) -> None:
         self.config = config
-        self.trace_wb = trace_word_bytes(header)
-        self.hw_wb = config.pe_array.word_bytes
+        self.header = header
+        self.work = WorkModel(header)
+        self.labels = header.labels
         pe = config.pe_array
+        self.hw_wb = pe.word_bytes
         self.lanes = pe.n_pes * pe.macs_per_cycle
         self.vector_lanes = (config.mapping.vector_lanes or pe.n_pes) * pe.macs_per_cycle
+        self.levels = tuple(config.sram)
+        #: per tensor (header order): index of its SRAM level
+        self.tensor_level = np.array([self.levels.index(config.placement(t.kind).level) for t in header.tensors],
+                                     np.int64)
 
-    def _scale(self, trace_bytes: np.ndarray) -> np.ndarray:
-        if self.hw_wb == self.trace_wb:
-            return trace_bytes.astype(np.int64, copy=False)
-        if not trace_bytes.any():  # tensors an op does not touch (most ops touch two or three)
-            return np.zeros(trace_bytes.shape[0], np.int64)
-        scaled = trace_bytes * (self.hw_wb / self.trace_wb)
-        return np.rint(scaled, out=scaled).astype(np.int64)
-
-    def hw_bytes(self, ops: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        reads = {t: self._scale(ops[c]) for t, c in zip(TENSORS, READ_COLUMNS)}
-        writes = {t: self._scale(ops[c]) for t, c in zip(TENSORS, WRITE_COLUMNS)}
-        return reads, writes
-
-    def demand(self, ops: dict[str, np.ndarray], placement: Placement) -> Demand:
+    def demand(self, step_ids: np.ndarray, set_bits: np.ndarray, ops: dict[str, np.ndarray],
+               placement: Placement) -> Demand:
         cfg, pe = self.config, self.config.pe_array
-        kind, m, k, n = ops["kind"], ops["m"], ops["k"], ops["n"]
-        nnz, macs, idx = ops["nnz"], ops["macs"], ops["index_count"]
-        n_ops = kind.shape[0]
-        reads, writes = self.hw_bytes(ops)
-        placement.observe(reads, writes)
+        w = self.work.batch(step_ids, set_bits, ops)
+        n_ops = w.n_ops
         skipping = cfg.sparsity.handling == "skipping"
+        is_mm = np.isin(w.kind, _MATMUL)
 
-        is_gemm = kind == KIND["gemm"]
-        is_spmm = kind == KIND["spmm"]
-        dense_spmm = is_spmm & (not skipping)
-        on_fold_model = is_gemm | dense_spmm
-
-        # ---- PE-array cycles and MACs
-        gc = gemm_cost(m, k, n, pe.rows, pe.cols, pe.dataflow, pe.fold_overlap, pe.macs_per_cycle)
-        vec_ops = np.zeros(n_ops, np.int64)
-        ew = kind == KIND["elementwise"]
-        vec_ops[ew] = np.where(macs[ew] > 0, macs[ew], m[ew] * n[ew])
-        red = kind == KIND["reduction"]
-        vec_ops[red] = np.where(macs[red] > 0, macs[red], m[red] * k[red])
-        sc = kind == KIND["scatter"]
-        vec_ops[sc] = np.maximum(macs[sc], nnz[sc])
-        array_cycles = np.where(on_fold_model, gc.cycles, _ceil_div(vec_ops, self.vector_lanes)).astype(np.float64)
-        if skipping:
-            array_cycles[is_spmm] = _ceil_div(macs[is_spmm], self.lanes)
-        dense_macs = m * k * n
-        macs_executed = np.where(on_fold_model, dense_macs, np.where(is_spmm, macs, vec_ops))
-        macs_effective = macs.astype(np.int64)
+        # ---- work and PE-array cycles
+        executed = w.effectual if skipping else w.dense
+        systolic = is_mm & ~(skipping & (w.effectual < w.dense))
+        gc = gemm_cost(w.m, w.k, w.n, pe.rows, pe.cols, pe.dataflow, pe.fold_overlap, pe.macs_per_cycle)
+        array_cycles = np.where(systolic, gc.cycles,
+                                _ceil_div(executed, np.where(is_mm, self.lanes, self.vector_lanes))).astype(np.float64)
 
         # ---- index work
-        index_count = np.where(dense_spmm, 0, idx).astype(np.int64)
+        p = w.parts
+        inputs = p.role != ROLE_Z
+        index_count = w.index_count.copy()
+        if skipping:
+            coord = inputs & p.structured
+            index_count += np.bincount(p.op_index[coord], p.nonzero[coord], n_ops).astype(np.int64)
         iu = cfg.index_units
         if iu.count > 0:
             index_cycles = index_count / (iu.count * iu.indices_per_cycle)
@@ -139,22 +127,26 @@ class Costing:
             index_cycles = np.zeros(n_ops)
             index_energy = index_count * pe.mac_energy_pj
 
-        # ---- SRAM traffic
-        sram_read = {lv: np.zeros(n_ops, np.int64) for lv in cfg.sram}
-        sram_write = {lv: np.zeros(n_ops, np.int64) for lv in cfg.sram}
-        plain_r, plain_w = dict(reads), dict(writes)  # replaced, never changed in place
-        self._gemm_roles(ops, is_gemm, gc, reads, writes, plain_r, plain_w, sram_read, sram_write)
-        if dense_spmm.any():  # zeros of the sparse operand are fetched too
-            zeros = np.where(dense_spmm, np.maximum(m * k - nnz, 0), 0) * self.hw_wb
-            owner = _pick(A_PREFERENCE, lambda t: dense_spmm & (reads[t] > 0), n_ops)
-            for t in TENSORS:
-                plain_r[t] = plain_r[t] + np.where(owner == TENSORS.index(t), zeros, 0).astype(np.int64)
-        for t in TENSORS:
-            level = cfg.placement(t).level
-            sram_read[level] += plain_r[t]
-            sram_write[level] += plain_w[t]
+        # ---- operand traffic, elements per part
+        elems = p.nonzero if skipping else p.dense
+        read_e = np.where(inputs, elems, 0).astype(np.float64)
+        write_e = np.where(inputs, 0, elems).astype(np.float64)
+        per_op = executed // w.per_element  # elements the op processed
+        scatter_z = ~inputs & np.isin(w.kind, _SCATTER_LIKE)[p.op_index]
+        write_e[scatter_z] = per_op[p.op_index[scatter_z]]  # a scatter updates the positions it was given
+        acc_z = ~inputs & w.accumulate[p.op_index]
+        read_e[acc_z] = write_e[acc_z]  # accumulating outputs are read before they are written
+        level = self.tensor_level[p.tensor]
+        role_level = self._systolic_traffic(w, gc, systolic, p, read_e, write_e, level)
 
-        # ---- ports, interconnect, compute stage
+        # ---- bytes per SRAM level, ports, interconnect
+        wb = self.hw_wb
+        read_b = np.rint(read_e * wb).astype(np.int64)
+        write_b = np.rint(write_e * wb).astype(np.int64)
+        sram_read = {lv: np.bincount(p.op_index[role_level == i], read_b[role_level == i], n_ops).astype(np.int64)
+                     for i, lv in enumerate(self.levels)}
+        sram_write = {lv: np.bincount(p.op_index[role_level == i], write_b[role_level == i], n_ops).astype(np.int64)
+                      for i, lv in enumerate(self.levels)}
         level_port = {}
         ic_bytes = np.zeros(n_ops, np.int64)
         for lv, spec in cfg.sram.items():
@@ -167,18 +159,24 @@ class Costing:
         compute = np.maximum(np.maximum(array_cycles, port), ic_cycles)
 
         # ---- DRAM (residency) and fills/drains
-        dram_r, dram_w, spill, fill, drain = placement.dram_traffic(ops["step"], reads, writes)
+        reads, writes = {}, {}
+        for t in placement.dram_tensors:
+            sel = p.tensor == t
+            reads[t] = np.bincount(p.op_index[sel], read_b[sel], n_ops).astype(np.int64)
+            writes[t] = np.bincount(p.op_index[sel], write_b[sel], n_ops).astype(np.int64)
+        dram_r, dram_w, spill, fill, drain = placement.dram_traffic(w.step, reads, writes)
 
         # ---- energy
         e_mac = pe.mac_energy_pj
+        macs_effective = w.effectual.astype(np.int64)
         if cfg.sparsity.handling == "none":
-            mac_energy = macs_executed * e_mac
-            reg_macs = macs_executed
+            mac_energy = executed * e_mac
+            reg_macs = executed
         else:
-            gated = np.maximum(macs_executed - macs_effective, 0)
+            gated = np.maximum(executed - macs_effective, 0)
             mac_energy = macs_effective * e_mac + gated * e_mac * pe.gated_mac_energy_fraction
             reg_macs = macs_effective
-        outputs = np.where(is_gemm | is_spmm, m * n, 0)
+        outputs = np.where(is_mm, w.m * w.n, 0)
         sram_energy = {}
         for lv, spec in cfg.sram.items():
             r_acc = _ceil_div(sram_read[lv], spec.width_bytes) + _ceil_div(drain[lv], spec.width_bytes)
@@ -195,50 +193,30 @@ class Costing:
             "interconnect": ic_bytes * cfg.interconnect.energy_pj_per_byte,
         }
         return Demand(
-            step=ops["step"], label=ops["label"], array_cycles=array_cycles, compute_cycles=compute,
+            step=w.step, label=w.label, label_names=self.labels, array_cycles=array_cycles, compute_cycles=compute,
             sram_port_cycles=port, level_port_cycles=level_port, interconnect_cycles=ic_cycles, index_cycles=index_cycles,
             dram_read_bytes=dram_r, dram_write_bytes=dram_w, dram_spill_bytes=spill,
             index_count=index_count, interconnect_bytes=ic_bytes, macs_effective=macs_effective,
-            macs_executed=macs_executed.astype(np.int64), sram_read=sram_read, sram_write=sram_write,
+            macs_executed=executed.astype(np.int64), sram_read=sram_read, sram_write=sram_write,
             energy=energy, sram_energy=sram_energy,
         )
 
-    def _gemm_roles(self, ops, is_gemm, gc, reads, writes, plain_r, plain_w, sram_read, sram_write) -> None:
-        """Replace the trace bytes of recognised GEMM operands by the dataflow's traffic (works on
-        the GEMM ops only; ``plain_*`` entries are replaced by copies, never changed in place)."""
-        g = np.flatnonzero(is_gemm)
-        if g.size == 0:
-            return
-        twb, wb = self.trace_wb, self.hw_wb
-        m, k, n = ops["m"][g], ops["k"][g], ops["n"][g]
-        raw_r = {t: ops[c][g] for t, c in zip(TENSORS, READ_COLUMNS)}
-        raw_w = {t: ops[c][g] for t, c in zip(TENSORS, WRITE_COLUMNS)}
-        a_bytes, b_bytes, c_bytes = m * k * twb, k * n * twb, m * n * twb
-        a = _pick(A_PREFERENCE, lambda t: raw_r[t] == a_bytes, g.size)
-        b = _pick(B_PREFERENCE, lambda t: (raw_r[t] == b_bytes) & (a != TENSORS.index(t)), g.size)
-        c = _pick(C_PREFERENCE, lambda t: raw_w[t] == c_bytes, g.size)
+    def _systolic_traffic(self, w, gc, systolic, p, read_e, write_e, level) -> np.ndarray:
+        """Replace the operand traffic of matmuls run on the systolic array by the dataflow's
+        (re-reads and partial sums included; in place) and return each part's SRAM level: the
+        operand's own, or ``mapping.gemm_roles``' for those matmuls."""
+        level = level.copy()
+        on = systolic[p.op_index]
+        if not on.any():
+            return level
+        op = p.op_index
         roles = self.config.mapping.gemm_roles
-        for choice, role, words, plain, target in (
-            (a, "a", gc.a_read_words, plain_r, sram_read),
-            (b, "b", gc.b_read_words, plain_r, sram_read),
-            (c, "c", gc.c_write_words, plain_w, sram_write),
-        ):
-            for i, t in enumerate(TENSORS):
-                hit = choice == i
-                if not hit.any():
-                    continue
-                rows = g[hit]
-                plain[t] = plain[t].copy()
-                plain[t][rows] = 0
-                level = getattr(roles, role) if roles is not None else self.config.placement(t).level
-                target[level][rows] += np.rint(words[rows] * wb).astype(np.int64)
-                if role == "c":  # partial sums read back (ws / is)
-                    sram_read[level][rows] += np.rint(gc.c_read_words[rows] * wb).astype(np.int64)
-
-
-def _pick(preference, matches, n_ops: int) -> np.ndarray:
-    """Per op: index into TENSORS of the first tensor in ``preference`` that ``matches`` (-1: none)."""
-    out = np.full(n_ops, -1, np.int64)
-    for t in preference:
-        out[matches(t) & (out < 0)] = TENSORS.index(t)
-    return out
+        for role, words, target in ((ROLE_A, gc.a_read_words, read_e), (ROLE_B, gc.b_read_words, read_e),
+                                    (ROLE_Z, gc.c_write_words, write_e)):
+            sel = on & (p.role == role)
+            target[sel] = words[op[sel]]
+            if role == ROLE_Z:  # partial sums read back (ws / is), plus the old output when accumulating
+                read_e[sel] = gc.c_read_words[op[sel]] + np.where(w.accumulate[op[sel]], w.m[op[sel]] * w.n[op[sel]], 0)
+            if roles is not None:
+                level[sel] = self.levels.index(getattr(roles, "abc"[role]))
+        return level

@@ -26,7 +26,6 @@ import simpy
 from accel_sim.config.schema import HardwareConfig
 from accel_sim.engine.demand import Demand
 from accel_sim.engine.timing import Timing
-from accel_sim.trace.schema import LABELS
 
 
 class TileEngine:
@@ -125,7 +124,7 @@ class TileEngine:
         port_busy = dict.fromkeys(d.level_port_cycles, 0.0)
         for k, (r0, x0, a1, r1, x1, w1, c, f, x, w) in enumerate(spans):
             i = first + k
-            name = LABELS[int(d.label[i])]
+            name = d.label_names[int(d.label[i])]
             busy += float(d.array_cycles[i])
             if c > 0:
                 start = a1 - c

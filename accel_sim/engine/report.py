@@ -40,17 +40,23 @@ def build_result(config: HardwareConfig, header: TraceHeader, fidelity: str, tim
             "mean_energy_pj": float(step_energy.mean()) + energy["leakage"] / steps.size,
         })
 
-    influence = placement.footprint["influence"]
+    influence = placement.footprint_of_kind("influence")
+    history = placement.footprint_of_kind("history")
     capacity = {lv: config.level_capacity_bytes(lv) for lv in config.sram}
+    influence_on_chip = influence > 0 and not placement.kind_spilled("influence")
     memory = {
         "capacity": capacity,
         "resident": placement.resident_bytes(),
         "peak_resident": peak,
-        "footprint": {t: int(b) for t, b in placement.footprint.items()},
+        "footprint": placement.footprint_by_name(),
         "influence": int(influence),
+        "history": int(history),
+        "learning_state": int(influence + history),
         "on_chip_total": int(sum(capacity.values())),
         "dram_spill_traffic": int(totals.dram_spill),
-        "influence_fits_on_chip": bool(influence > 0 and "influence" not in placement.spilled),
+        "influence_fits_on_chip": bool(influence_on_chip),
+        "learning_state_fits_on_chip": bool(not placement.kind_spilled("influence")
+                                            and not placement.kind_spilled("history")),
     }
     util = {r: (b / timing.cycles if timing.cycles else 0.0) for r, b in timing.busy.items()}
     lanes = pe.n_pes * pe.macs_per_cycle
@@ -64,7 +70,7 @@ def build_result(config: HardwareConfig, header: TraceHeader, fidelity: str, tim
         "activation_sparsity": (1.0 - totals.fired / (totals.n_steps * n)) if totals.n_steps and n else 0.0,
         "active_set_fraction": (totals.support / (totals.n_steps * n)) if totals.n_steps and n else 0.0,
         "connection_sparsity": 1.0 - float(header.weight_density),
-        "footprint_bytes": int(sum(placement.footprint.values())),
+        "footprint_bytes": int(placement.footprint.sum()),
         "influence_columns": int(header.n_influence_columns),
     }
     return SimResult(
@@ -77,8 +83,8 @@ def build_result(config: HardwareConfig, header: TraceHeader, fidelity: str, tim
                        "sram_read": dict(totals.sram_read), "sram_write": dict(totals.sram_write),
                        "interconnect": totals.interconnect},
         memory_bytes=memory,
-        influence_on_chip=influence > 0 and "influence" not in placement.spilled,
-        spilled_tensors=sorted(placement.spilled),
+        influence_on_chip=bool(influence_on_chip),
+        spilled_tensors=placement.spilled_names,
         utilization=util,
         stall_cycles={k: float(v) for k, v in timing.stall.items()},
         by_label=totals.by_label(), per_step=per_step, workload=workload,

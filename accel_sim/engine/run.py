@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 
@@ -18,15 +19,23 @@ from accel_sim.engine.report import build_result
 from accel_sim.engine.totals import Totals
 from accel_sim.errors import InputError
 from accel_sim.result import SimResult
-from accel_sim.trace.schema import StepRecord, TraceChunk, TraceHeader
+from accel_sim.trace.schema import SetLayout, TraceChunk, TraceHeader
 
 ENGINES = {"L0": AnalyticEngine, "L1": TileEngine, "L2": FineEngine}
 BATCH_OPS = 16384  # ops costed per numpy pass: small enough that a batch's arrays stay in cache
-#: Largest count or byte value one op may carry (2^48 ~ 2.8e14), and largest m*k*n: beyond these the
-#: costing's int64 arithmetic could wrap around silently, so such traces are refused instead.
-MAX_OP_VALUE = 2**48
-MAX_OP_VOLUME = 2.0**62
-_VALUE_COLUMNS = ("m", "k", "n", "nnz", "macs", "index_count")
+
+
+class Batch(NamedTuple):
+    """Whole consecutive steps of a trace: ``step_ids`` (steps,), ``set_bits`` (steps, stride) and
+    the op columns ``ops`` (see ``accel_sim.trace.schema.TraceChunk``)."""
+
+    step_ids: np.ndarray
+    set_bits: np.ndarray
+    ops: dict[str, np.ndarray]
+
+    @property
+    def n_ops(self) -> int:
+        return int(self.ops["step"].shape[0])
 
 
 def simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: HardwareConfig,
@@ -56,20 +65,18 @@ def _simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: Hardwar
     engine = ENGINES[fidelity](config, timeline)
     placement = Placement(config, header)
     costing = Costing(config, header)
-    totals = Totals(config)
-    peak = {lv: 0 for lv in config.sram}
-    for steps, ops in _batches(chunks):
-        totals.add_steps(steps)
-        if ops is not None:
-            _check_ranges(ops)
-            demand = costing.demand(ops, placement)
-            for lv, b in placement.resident_bytes().items():
-                peak[lv] = max(peak[lv], b)
+    totals = Totals(config, header)
+    layout = SetLayout.of(header)
+    for batch in _batches(chunks, layout):
+        totals.add_steps(batch.set_bits)
+        if batch.n_ops:
+            demand = costing.demand(batch.step_ids, batch.set_bits, batch.ops, placement)
             totals.add(demand)
             engine.run(demand)
         if progress is not None:  # steps without ops count too
             progress(totals.n_steps, totals.n_ops)
-    if timeline is not None:  # what each SRAM level holds at its fullest (resident tensors)
+    peak = placement.resident_bytes()  # footprints are declared: what each level holds is fixed
+    if timeline is not None:
         for level, resident in peak.items():
             timeline.counter(f"sram:{level}_occupancy_bytes", 0, resident)
     drained = totals.add_drain(placement.drain_at_end())
@@ -93,46 +100,34 @@ def simulate_file(path, config: HardwareConfig, fidelity: str = "L1", timeline=N
         raise InputError(f"{path}: {exc}") from None
 
 
-def _check_ranges(ops: dict[str, np.ndarray]) -> None:
-    """Refuse op values the costing's int64 arithmetic cannot hold (InputError naming the step)."""
-    for column in (*_VALUE_COLUMNS, *(c for c in ops if c.startswith("bytes_"))):
-        values = ops[column]
-        if values.size and int(values.max()) > MAX_OP_VALUE:
-            i = int(np.argmax(values))
-            raise InputError(f"op at step {int(ops['step'][i])}: {column} = {int(values[i])} exceeds the "
-                             f"simulator's range ({MAX_OP_VALUE})")
-    volume = ops["m"].astype(np.float64) * ops["k"] * ops["n"]
-    if volume.size and float(volume.max()) > MAX_OP_VOLUME:
-        i = int(np.argmax(volume))
-        raise InputError(f"op at step {int(ops['step'][i])}: m*k*n = {volume[i]:.3g} exceeds the simulator's range")
-
-
-def _batches(chunks: Iterable[TraceChunk]) -> Iterator[tuple[list[StepRecord], dict[str, np.ndarray]]]:
+def _batches(chunks: Iterable[TraceChunk], layout: SetLayout) -> Iterator[Batch]:
     """Concatenate chunks into batches of about BATCH_OPS ops that hold whole steps only."""
-    steps: list[StepRecord] = []
-    parts: list[dict[str, np.ndarray]] = []
+    parts: list[TraceChunk] = []
     n_ops = 0
     for chunk in chunks:
-        steps.extend(chunk.steps)
-        if chunk.n_ops:
-            parts.append(chunk.ops)
-            n_ops += chunk.n_ops
+        if chunk.mask_changes:
+            raise InputError(f"the trace changes weight masks at step {chunk.mask_changes[0].step} (rewiring); "
+                             "this simulator does not cost mask changes yet")
+        parts.append(chunk)
+        n_ops += chunk.n_ops
         if n_ops >= BATCH_OPS:
-            ops = _concat(parts)
-            last = ops["step"][-1]
-            cut = int(np.searchsorted(ops["step"], last, side="left"))  # ops of the last step wait
+            batch = _concat(parts, layout)
+            last = batch.ops["step"][-1]
+            cut = int(np.searchsorted(batch.ops["step"], last, side="left"))  # ops of the last step wait
             if cut > 0:
-                head = {c: v[:cut] for c, v in ops.items()}
-                tail = {c: v[cut:] for c, v in ops.items()}
-                done = [s for s in steps if s.step < last]
-                steps = [s for s in steps if s.step >= last]
-                yield done, head
-                parts, n_ops = [tail], int(tail["step"].shape[0])
-    if parts or steps:
-        yield steps, _concat(parts) if parts else None
+                s_cut = int(np.searchsorted(batch.step_ids, last, side="left"))
+                yield Batch(batch.step_ids[:s_cut], batch.set_bits[:s_cut], {c: v[:cut] for c, v in batch.ops.items()})
+                parts = [TraceChunk(layout, batch.step_ids[s_cut:], batch.set_bits[s_cut:],
+                                    {c: v[cut:] for c, v in batch.ops.items()})]
+                n_ops = int(parts[0].n_ops)
+    if parts:
+        yield _concat(parts, layout)
 
 
-def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def _concat(parts: list[TraceChunk], layout: SetLayout) -> Batch:
     if len(parts) == 1:
-        return parts[0]
-    return {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
+        p = parts[0]
+        return Batch(p.step_ids, p.set_bits, p.ops)
+    return Batch(np.concatenate([p.step_ids for p in parts]),
+                 np.concatenate([p.set_bits for p in parts]).reshape(-1, layout.stride),
+                 {c: np.concatenate([p.ops[c] for p in parts]) for c in parts[0].ops})

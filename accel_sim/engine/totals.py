@@ -6,12 +6,15 @@ import numpy as np
 
 from accel_sim.config.schema import HardwareConfig
 from accel_sim.engine.demand import ENERGY_PARTS, Demand
-from accel_sim.trace.schema import LABELS
+from accel_sim.trace.schema import SetLayout, TraceHeader
 
 
 class Totals:
-    def __init__(self, config: HardwareConfig) -> None:
+    def __init__(self, config: HardwareConfig, header: TraceHeader) -> None:
         self.config = config
+        self.labels = header.labels
+        self.layout = SetLayout.of(header)
+        self._activity = "fired" in self.layout.sizes and "support" in self.layout.sizes
         self.energy = {p: 0.0 for p in ENERGY_PARTS}
         self.sram_energy = {lv: 0.0 for lv in config.sram}
         self.sram_read = {lv: 0 for lv in config.sram}
@@ -19,7 +22,7 @@ class Totals:
         self.dram_read = self.dram_write = self.dram_spill = self.interconnect = 0
         self.macs_effective = self.macs_executed = self.index_count = 0
         self.n_ops = 0
-        n = len(LABELS)
+        n = len(self.labels)
         self.label_ops = np.zeros(n)
         self.label_macs = np.zeros(n)
         self.label_cycles = np.zeros(n)
@@ -44,7 +47,7 @@ class Totals:
         self.macs_effective += int(d.macs_effective.sum())
         self.macs_executed += int(d.macs_executed.sum())
         self.index_count += int(d.index_count.sum())
-        n = len(LABELS)
+        n = len(self.labels)
         lab = d.label.astype(np.int64)
         e = d.energy_total()
         self.label_ops += np.bincount(lab, minlength=n)
@@ -58,23 +61,14 @@ class Totals:
             g = np.cumsum(new) - 1
             self.step_energy.append(np.bincount(g, e))
 
-    def add_steps(self, steps) -> None:
-        """Count fired units and active-set sizes (|fired ∪ support|) of a batch of StepRecords."""
-        self.n_steps += len(steps)
-        if not steps:
+    def add_steps(self, set_bits: np.ndarray) -> None:
+        """Count steps, fired units and active-set sizes (|fired ∪ support|) from a batch's bits."""
+        self.n_steps += int(set_bits.shape[0])
+        if not self._activity or not set_bits.shape[0]:
             return
-        n = len(steps)
-        both = [s.fired for s in steps] + [s.support for s in steps]
-        lens = np.fromiter(map(len, both), np.int64, 2 * n)
-        self.fired += int(lens[:n].sum())
-        cols = np.concatenate(both)
-        width = 1 + int(cols.max(initial=-1))
-        key_type = np.int32 if n * width < 2**31 else np.int64  # half the memory traffic when it fits
-        keys = np.repeat((np.arange(2 * n, dtype=key_type) % n) * key_type(width), lens)
-        keys += cols  # unit u of step i (fired or support) -> i * width + u
-        active = np.zeros(n * width, bool)
-        active[keys] = True
-        self.support += int(np.count_nonzero(active))
+        fired = self.layout.masks(set_bits, "fired")
+        self.fired += int(np.count_nonzero(fired))
+        self.support += int(np.count_nonzero(fired | self.layout.masks(set_bits, "support")))
 
     def add_drain(self, per_level: dict[str, int]) -> int:
         """Account the final write-back (SRAM reads + DRAM writes); returns its bytes."""
@@ -95,7 +89,7 @@ class Totals:
 
     def by_label(self) -> dict[str, dict[str, float]]:
         out = {}
-        for i, name in enumerate(LABELS):
+        for i, name in enumerate(self.labels):
             if self.label_ops[i]:
                 out[name] = {
                     "ops": int(self.label_ops[i]),

@@ -18,6 +18,7 @@ from array import array
 from contextlib import contextmanager
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -26,16 +27,7 @@ import pyarrow.ipc as ipc
 
 from accel_sim.errors import TraceFormatError
 from accel_sim.trace import codec
-from accel_sim.trace.schema import (
-    LABELS,
-    OP_COLUMNS,
-    OP_KINDS,
-    OpRecord,
-    StepRecord,
-    TraceChunk,
-    TraceHeader,
-    op_row,
-)
+from accel_sim.trace.schema import OP_COLUMNS, OP_DTYPES, MaskChange, OpRecord, SetLayout, TraceChunk, TraceHeader, op_row
 
 DEFAULT_STEPS_PER_CHUNK = 256
 #: Arrow IPC buffer compression: lz4 decompresses ~8x faster than zstd here at ~2x the size
@@ -60,38 +52,57 @@ class TraceWriter:
                  steps_per_chunk: int = DEFAULT_STEPS_PER_CHUNK, compression: str | None = DEFAULT_COMPRESSION) -> None:
         if steps_per_chunk < 1:
             raise ValueError(f"steps_per_chunk must be >= 1, got {steps_per_chunk}")
-        self.header = codec.validate_header(header)
+        self.header = codec.check_header(header)
+        self.layout = SetLayout.of(self.header)
+        self._op_ids = {op.name: i for i, op in enumerate(self.header.ops)}
         self.path = Path(path)
         self.partial_path = self.path.with_name(self.path.name + ".partial")
         self.steps_per_chunk = int(steps_per_chunk)
         self.n_chunks = self.n_steps = self.n_ops = 0
-        self._steps: list[StepRecord] = []
+        self._step_ids = array("q")
+        self._bits = bytearray()
+        self._mask_changes: list[MaskChange] = []
         self._rows = array("q")  # op rows, flat: int64 columns in OP_COLUMNS order
         self._closed = False
-        self._file = open(self.partial_path, "wb")
+        self._last_step: int | None = None
+        try:
+            self._file = open(self.partial_path, "wb")
+        except OSError as exc:  # name the user's path, not the temporary one
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
         options = ipc.IpcWriteOptions(compression=compression)
         schema = codec.ARROW_SCHEMA.with_metadata(codec.schema_metadata(self.header))
         self._stream = ipc.new_stream(self._file, schema, options=options)
 
     # -- Recorder protocol
-    def begin_step(self, step: int, fired: np.ndarray, support: np.ndarray) -> None:
-        if len(self._steps) >= self.steps_per_chunk:
+    def begin_step(self, step: int, sets: Mapping[str, np.ndarray] | None = None) -> None:
+        """Open ``step`` with its index sets (name -> bool mask or indices; missing sets are empty)."""
+        if len(self._step_ids) >= self.steps_per_chunk:
             self.flush()
-        self._steps.append(StepRecord(int(step), np.array(fired, np.int32).reshape(-1),
-                                      np.array(support, np.int32).reshape(-1)))
+        bits = self.layout.pack(sets)  # checked first: a bad set appends nothing
+        self._step_ids.append(int(step))
+        self._bits += bits.tobytes()
 
     def op(self, record: OpRecord) -> None:
-        if not self._steps and self.n_steps == 0:
+        if not self._step_ids and self.n_steps == 0:
             raise ValueError("op recorded before the first begin_step")
+        if isinstance(record.op, str):
+            if record.op not in self._op_ids:
+                raise ValueError(f"op record names op {record.op!r}, which the header does not declare")
+            record = OpRecord(record.step, self._op_ids[record.op], record.macs, record.nnz)
         try:
             self._rows.extend(array("q", op_row(record)))  # converted whole first: a bad value appends nothing
         except (OverflowError, TypeError) as exc:
             raise ValueError(f"op record counts must be integers in int64 range ({exc})") from None
 
+    def mask_change(self, step: int, pattern: str, removed: np.ndarray, added: np.ndarray) -> None:
+        """Reserved (rewiring): record that pattern ``pattern`` changed at ``step`` (flat positions)."""
+        self._mask_changes.append(MaskChange(int(step), pattern, np.asarray(removed, np.int64),
+                                             np.asarray(added, np.int64)))
+
     def op_rows(self, rows: np.ndarray) -> None:
         """Several ops at once: int64 (k, len(OP_COLUMNS)) in OP_COLUMNS order (codes and values
         are checked when the chunk is encoded, ``codec.encode_chunk``)."""
-        if not self._steps and self.n_steps == 0:
+        if not self._step_ids and self.n_steps == 0:
             raise ValueError("op recorded before the first begin_step")
         rows = np.ascontiguousarray(rows, np.int64)
         if rows.ndim != 2 or rows.shape[1] != _N_COLUMNS:
@@ -104,23 +115,31 @@ class TraceWriter:
     # -- chunks
     def flush(self) -> None:
         """Write the buffered steps and ops as one chunk (no-op when nothing is buffered)."""
-        if not self._steps and not self._rows:
+        if not self._step_ids and not self._rows:
             return
-        chunk = TraceChunk.from_rows(self._steps, np.frombuffer(self._rows, np.int64))
-        self._steps, self._rows = [], array("q")
+        table = np.frombuffer(self._rows, np.int64).reshape(-1, _N_COLUMNS)
+        ops = {c: table[:, j].astype(OP_DTYPES[c]) for j, c in enumerate(OP_COLUMNS)}
+        ids = np.frombuffer(self._step_ids, np.int64).copy()
+        bits = np.frombuffer(bytes(self._bits), np.uint8).reshape(ids.size, self.layout.stride)
+        chunk = TraceChunk(self.layout, ids, bits, ops, tuple(self._mask_changes))
+        self._step_ids, self._bits, self._rows, self._mask_changes = array("q"), bytearray(), array("q"), []
         self.write_chunk(chunk)
 
     def write_chunk(self, chunk: TraceChunk) -> None:
         """Append a whole chunk (after flushing what the recorder buffered)."""
         if self._closed:
             raise ValueError(f"{self.path}: trace writer is closed")
-        if self._steps or self._rows:
+        if self._step_ids or self._rows:
             self.flush()
-        batch, crc = codec.encode_chunk(chunk)
+        if chunk.n_steps and self._last_step is not None and int(chunk.step_ids[0]) <= self._last_step:
+            raise ValueError(f"step {int(chunk.step_ids[0])} recorded after step {self._last_step}: steps must increase")
+        batch, crc = codec.encode_chunk(chunk, self.header)
+        if chunk.n_steps:
+            self._last_step = int(chunk.step_ids[-1])
         meta = {codec.KEY_SEQ: str(self.n_chunks).encode(), codec.KEY_CRC: str(crc).encode()}
         self._stream.write_batch(batch, custom_metadata=meta)
         self.n_chunks += 1
-        self.n_steps += len(chunk.steps)
+        self.n_steps += chunk.n_steps
         self.n_ops += chunk.n_ops
 
     # -- lifetime
@@ -186,8 +205,12 @@ class TraceReader:
         if size == 0:
             raise TraceFormatError(str(self.path), "empty file (0 bytes), not a trace")
         with open(self.path, "rb") as fh:
+            head = fh.read(len(codec.ARROW_CONTINUATION))
             fh.seek(max(0, size - len(codec.ARROW_EOS)))
             tail = fh.read()
+        if head != codec.ARROW_CONTINUATION:
+            raise TraceFormatError(str(self.path), "not a trace file (not an Arrow IPC stream; traces are written "
+                                   "by accel-sim train --trace or accel_sim.trace.io.TraceWriter)")
         if tail != codec.ARROW_EOS:
             raise TraceFormatError(
                 str(self.path), "truncated or unfinished: no end-of-stream marker at the end of the file"
@@ -195,11 +218,8 @@ class TraceReader:
         self.size_bytes = size
         self.totals: TraceTotals | None = None
         with self._open_stream() as reader:
-            self._schema = self._guard(lambda: codec.decode_schema(reader.schema), "header")
-
-    @property
-    def header(self) -> TraceHeader:
-        return self._schema.header
+            self.header: TraceHeader = self._guard(lambda: codec.decode_schema(reader.schema), "header")
+        self.layout = SetLayout.of(self.header)
 
     def _fail(self, problem: str) -> TraceFormatError:
         return TraceFormatError(str(self.path), problem)
@@ -207,6 +227,8 @@ class TraceReader:
     def _guard(self, fn, where: str):
         try:
             return fn()
+        except codec.OldSchema as exc:
+            raise self._fail(str(exc)) from None
         except codec.FormatProblem as exc:
             raise self._fail(f"{where}: {exc}") from None
         except (pa.ArrowException, OSError, ValueError, MemoryError, IndexError, KeyError) as exc:
@@ -220,6 +242,7 @@ class TraceReader:
     def chunks(self) -> Iterator[TraceChunk]:
         """Yield the chunks in order. May be called again to re-read from the start."""
         steps = ops = seq = 0
+        last_step = None
         with self._open_stream() as reader:
             while True:
                 where = f"chunk {seq}"
@@ -233,8 +256,13 @@ class TraceReader:
                     break
                 if meta.get(codec.KEY_SEQ) != str(seq).encode() or codec.KEY_CRC not in meta:
                     raise self._fail(f"{where}: missing or out-of-order chunk metadata")
-                chunk = self._guard(lambda: codec.decode_batch(item.batch, meta[codec.KEY_CRC], self._schema), where)
-                steps, ops, seq = steps + len(chunk.steps), ops + chunk.n_ops, seq + 1
+                chunk = self._guard(lambda: codec.decode_batch(item.batch, meta[codec.KEY_CRC], self.header,
+                                                               self.layout), where)
+                if chunk.n_steps:
+                    if last_step is not None and int(chunk.step_ids[0]) <= last_step:
+                        raise self._fail(f"{where}: step ids do not increase across chunks")
+                    last_step = int(chunk.step_ids[-1])
+                steps, ops, seq = steps + chunk.n_steps, ops + chunk.n_ops, seq + 1
                 yield chunk
             totals = self._guard(lambda: TraceTotals(int(meta[b"n_chunks"]), int(meta[b"n_steps"]),
                                                      int(meta[b"n_ops"])), "trailer")

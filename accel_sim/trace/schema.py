@@ -1,134 +1,147 @@
-"""The operation-trace vocabulary and record layout, defined once (numpy only).
+"""The per-step records of a trace (schema ``rtrl-trace/2``) and the recorder interface, defined
+once (numpy only). The header's declarations are in :mod:`accel_sim.trace.header`.
 
-A trace says, step by step, what the learning code computed. It is the contract between
-``rtrl`` (which emits records through a :class:`Recorder`) and ``accel_sim`` (which costs them).
-This module holds the vocabulary (op kinds, RTRL labels, named tensors), the typed records and
-the recorder interface; ``accel_sim.trace.io`` stores them in files. Nothing else defines them.
-
-Units: shapes and counts are elements, ``bytes_read`` / ``bytes_written`` are bytes.
+A step record holds the step's index sets (e.g. ``fired`` and ``support``: the active set A is
+their union); an op record names a declared op (by its position in the header) and carries the
+learner's own counts (``macs``, ``nnz``) for cross-checking. Everything else about an op — its
+operands, what is non-zero, its effectual work — follows from the header and the step's sets
+(``accel_sim.trace.work``); how the hardware stores and moves it is the simulator's business.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Protocol
 
 import numpy as np
 
-SCHEMA_VERSION = "rtrl-trace/1"
+from accel_sim.trace.header import (  # noqa: F401 - re-exported: the vocabulary lives with the header
+    LABELS, METHODS, OP_KINDS, SCHEMA_VERSION, TENSOR_KINDS, IndexSet, Label, OpDecl, OpKind, Part, Pattern, Tensor,
+    TensorKind, TraceHeader,
+)
+
+#: One op as a row of ints: its step, the declared op it is (index into ``TraceHeader.ops``), and
+#: the learner's multiply-accumulates and sparse-operand non-zeros (cross-checks only).
+OP_COLUMNS = ("step", "op", "macs", "nnz")
+OP_DTYPES = {"step": np.int64, "op": np.int16, "macs": np.int64, "nnz": np.int64}
+MAX_OPS_DECLARED = 2**15 - 1
 
 
-class OpKind(str, Enum):
-    """Generic linear-algebra operations the simulator knows how to cost."""
-
-    GEMM = "gemm"  # dense (m x k) @ (k x n); macs = m*k*n
-    SPMM = "spmm"  # sparse (m x k, nnz stored) @ dense (k x n) after a gather of k rows; macs = nnz*n
-    ELEMENTWISE = "elementwise"  # m x n element-wise map/multiply; macs = multiplies done
-    SCATTER = "scatter"  # nnz values added at index positions; index_count = indices used
-    GATHER = "gather"  # nnz values read at index positions
-    REDUCTION = "reduction"  # reduce m x k -> m (or sum of products over k)
-    INDEX_DECODE = "index_decode"  # decode a sparse index set (active units); index_count = set size
-
-
-class Label(str, Enum):
-    """What an op is for, in RTRL terms. The simulator costs the OpKind; reports group by Label."""
-
-    ACTIVE_SET = "active_set"
-    INPUT_PROJECTION = "input_projection"
-    RECURRENT_PRODUCT = "recurrent_product"
-    GATES = "gates"
-    JACOBIAN_BUILD = "jacobian_build"
-    INFLUENCE_DIAG_SCALE = "influence_diag_scale"
-    INFLUENCE_SPARSE_UPDATE = "influence_sparse_update"
-    IMMEDIATE_SCATTER = "immediate_scatter"
-    GRADIENT_CONTRACTION = "gradient_contraction"
-    READOUT = "readout"
-    BPTT_BACKWARD = "bptt_backward"
-    WEIGHT_UPDATE = "weight_update"
-    SYNTHETIC = "synthetic"  # ops of synthetic benchmark traces (GEMM, SpMM), not from a learner
-
-
-class Tensor(str, Enum):
-    """Named tensors whose traffic is counted in bytes."""
-
-    WEIGHTS = "weights"
-    INFLUENCE = "influence"
-    STATE = "state"
-    GRADIENTS = "gradients"
-    INPUT = "input"
-    ACTIVATIONS = "activations"  # gate values, Jacobian factors, temporaries
-    HISTORY = "history"  # what BPTT stores per step
-
-
-OP_KINDS = tuple(k.value for k in OpKind)
-LABELS = tuple(lbl.value for lbl in Label)
-TENSORS = tuple(t.value for t in Tensor)
-METHODS = ("sparse_rtrl", "dense_rtrl", "bptt", "synthetic")
-
-
-@dataclass(slots=True)  # not frozen: built ~10 times per learner step, and a frozen init costs 4x
+@dataclass(slots=True)
 class OpRecord:
-    """One operation of one step (treat as immutable once handed to a recorder).
-
-    ``m, k, n``: operand shape as executed (output m x n, reduction length k; 1 where unused).
-    ``nnz``: stored non-zeros of the sparse operand (0 for dense ops).
-    ``macs``: multiply-accumulates actually performed by the code path.
-    ``index_count``: sparse indices read or decoded.
-    ``bytes_read`` / ``bytes_written``: bytes per :class:`Tensor` value name.
-    """
+    """One op of one step: ``op`` is the declared op's position in the header (or its name, which
+    a :class:`~accel_sim.trace.io.TraceWriter` resolves); ``macs`` / ``nnz``: the learner's counts."""
 
     step: int
-    kind: str
-    label: str
-    m: int = 1
-    k: int = 1
-    n: int = 1
-    nnz: int = 0
+    op: int | str
     macs: int = 0
-    index_count: int = 0
-    bytes_read: dict[str, int] = field(default_factory=dict)
-    bytes_written: dict[str, int] = field(default_factory=dict)
+    nnz: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class StepRecord:
-    """Per-step activity: ``fired`` units (o = 1) and units in the pseudo-derivative ``support``
-    (dH/dv > 0). The two may overlap; the active set A is their union. Both int32 index arrays
-    of the *previous* state s_{t-1}, i.e. the set the step's Jacobian uses."""
+    """The index sets of one step: set name -> sorted int32 indices. For RTRL, ``fired`` and
+    ``support`` are the units of s_{t-1} that fired and that lie in the pseudo-derivative support
+    (the step's active set A is their union)."""
 
     step: int
-    fired: np.ndarray
-    support: np.ndarray
+    sets: dict[str, np.ndarray]
+
+    @property
+    def fired(self) -> np.ndarray:
+        return self.sets.get("fired", _EMPTY)
+
+    @property
+    def support(self) -> np.ndarray:
+        return self.sets.get("support", _EMPTY)
 
 
-@dataclass(frozen=True)
-class TraceHeader:
-    """Static description of a trace: model dimensions, masks and provenance."""
+_EMPTY = np.zeros(0, np.int32)
+_EMPTY.setflags(write=False)
 
-    method: str
-    n_in: int
-    n_hidden: int
-    n_out: int
-    dtype: str
-    weight_density: float
-    seed: int
-    n_influence_columns: int  # P as stored (unmasked recurrent-path parameters for sparse RTRL)
-    mask_nnz_per_row: dict[str, list[int]] = field(default_factory=dict)
-    provenance: dict[str, str] = field(default_factory=dict)
-    schema: str = SCHEMA_VERSION
+
+@dataclass(frozen=True, slots=True)
+class MaskChange:
+    """Reserved for rewiring (a later schema revision costs it): at ``step``, the entries of
+    pattern ``pattern`` at flat positions ``removed`` left it and those at ``added`` joined it."""
+
+    step: int
+    pattern: str
+    removed: np.ndarray
+    added: np.ndarray
+
+
+class SetLayout:
+    """How a step's per-step index sets are stored: one little-endian bitmap per set, in header
+    order, ``ceil(size / 8)`` bytes each; ``stride`` bytes per step."""
+
+    def __init__(self, sets: tuple[IndexSet, ...]) -> None:
+        self.names = tuple(s.name for s in sets)
+        self.sizes = {s.name: int(s.size) for s in sets}
+        self.offset: dict[str, int] = {}
+        at = 0
+        for s in sets:
+            self.offset[s.name] = at
+            at += -(-int(s.size) // 8)
+        self.stride = at
+
+    @classmethod
+    def of(cls, header: TraceHeader) -> "SetLayout":
+        return cls(header.step_sets)
+
+    def pack(self, sets: Mapping[str, np.ndarray] | None) -> np.ndarray:
+        """(stride,) uint8 bits of one step's sets (a bool mask of the set's size, or indices)."""
+        out = np.zeros(self.stride, np.uint8)
+        for name, members in (sets or {}).items():
+            if name not in self.sizes:
+                raise ValueError(f"index set {name!r} is not a per-step set of this trace ({', '.join(self.names)})")
+            size, at = self.sizes[name], self.offset[name]
+            members = np.asarray(members)
+            if members.dtype == bool:
+                if members.shape != (size,):
+                    raise ValueError(f"index set {name!r}: a mask must have shape ({size},), got {members.shape}")
+                mask = members
+            else:
+                idx = members.reshape(-1)
+                if idx.size and (idx.dtype.kind not in "iu" or int(idx.min()) < 0 or int(idx.max()) >= size):
+                    raise ValueError(f"index set {name!r}: indices must be integers in [0, {size})")
+                mask = np.zeros(size, bool)
+                mask[idx] = True
+            bits = np.packbits(mask, bitorder="little")
+            out[at:at + bits.size] = bits
+        return out
+
+    def masks(self, bits: np.ndarray, name: str) -> np.ndarray:
+        """(steps, size) bool membership of set ``name`` from (steps, stride) bits."""
+        at, size = self.offset[name], self.sizes[name]
+        block = bits[:, at:at + (-(-size // 8))]
+        return np.unpackbits(block, axis=1, count=size, bitorder="little").view(bool)
+
+    def counts(self, bits: np.ndarray, name: str) -> np.ndarray:
+        """(steps,) members of set ``name`` per step."""
+        return self.masks(bits, name).sum(axis=1)
+
+    def unpack(self, step: int, row: np.ndarray) -> StepRecord:
+        sets = {}
+        for name in self.names:
+            at, size = self.offset[name], self.sizes[name]
+            mask = np.unpackbits(row[at:at + (-(-size // 8))], count=size, bitorder="little")
+            sets[name] = np.flatnonzero(mask).astype(np.int32)
+        return StepRecord(int(step), sets)
 
 
 class Recorder(Protocol):
     """What a learner calls while it computes. Learners hold ``recorder=None`` by default and
     guard every call with ``if self.recorder is not None``, so recording costs nothing when off.
 
-    A recorder may also offer ``op_rows(rows)``: several ops at once as an int64 array
-    (k, len(OP_COLUMNS)) in :data:`OP_COLUMNS` order (the form a fast learner builds without
-    making records; the array may be reused after the call, so copy what you keep);
+    ``begin_step(step, sets)``: the step's index sets (name -> bool mask or indices; sets left out
+    are empty); then ``op`` per operation; then ``end_step``. A recorder may also offer
+    ``op_rows(rows)``: several ops at once as an int64 array (k, len(OP_COLUMNS)) in
+    :data:`OP_COLUMNS` order (the array may be reused after the call, so copy what you keep);
     :func:`record_rows` uses it where present and ``op`` otherwise."""
 
-    def begin_step(self, step: int, fired: np.ndarray, support: np.ndarray) -> None: ...
+    def begin_step(self, step: int, sets: Mapping[str, np.ndarray]) -> None: ...
 
     def op(self, record: OpRecord) -> None: ...
 
@@ -142,10 +155,8 @@ class ListRecorder:
         self.steps: list[StepRecord] = []
         self.ops: list[OpRecord] = []
 
-    def begin_step(self, step: int, fired: np.ndarray, support: np.ndarray) -> None:
-        self.steps.append(
-            StepRecord(step, np.asarray(fired, np.int32).copy(), np.asarray(support, np.int32).copy())
-        )
+    def begin_step(self, step: int, sets: Mapping[str, np.ndarray]) -> None:
+        self.steps.append(StepRecord(int(step), {name: _as_indices(v) for name, v in sets.items()}))
 
     def op(self, record: OpRecord) -> None:
         self.ops.append(record)
@@ -156,53 +167,30 @@ class ListRecorder:
     def end_step(self) -> None:
         pass
 
-    def macs_by_label(self) -> dict[str, int]:
-        totals: dict[str, int] = {}
+    def macs_by_op(self) -> dict[int | str, int]:
+        totals: dict[int | str, int] = {}
         for rec in self.ops:
-            totals[rec.label] = totals.get(rec.label, 0) + rec.macs
+            totals[rec.op] = totals.get(rec.op, 0) + rec.macs
         return totals
 
 
-COUNT_COLUMNS = ("m", "k", "n", "nnz", "macs", "index_count")
-READ_COLUMNS = tuple(f"bytes_read_{t}" for t in TENSORS)
-WRITE_COLUMNS = tuple(f"bytes_written_{t}" for t in TENSORS)
-#: One op as a row of ints: step, kind and label codes (indices into OP_KINDS / LABELS), the
-#: counts, then bytes read and bytes written per tensor (0 where absent).
-OP_COLUMNS = ("step", "kind", "label", *COUNT_COLUMNS, *READ_COLUMNS, *WRITE_COLUMNS)
-#: Column dtypes of a :class:`TraceChunk`'s ``ops`` (and of the trace file).
-OP_DTYPES = {c: (np.int8 if c in ("kind", "label") else np.int64) for c in OP_COLUMNS}
-
-_KIND_CODE = {**{k: i for i, k in enumerate(OP_KINDS)}, **{k: i for i, k in enumerate(OpKind)}}
-_LABEL_CODE = {**{k: i for i, k in enumerate(LABELS)}, **{k: i for i, k in enumerate(Label)}}
-_N_FIXED = 3 + len(COUNT_COLUMNS)
-_READ_POS = {**{t: _N_FIXED + i for i, t in enumerate(TENSORS)}, **{t: _N_FIXED + i for i, t in enumerate(Tensor)}}
-_WRITE_POS = {t: p + len(TENSORS) for t, p in _READ_POS.items()}
-_ZERO_BYTES = [0] * (2 * len(TENSORS))
+def _as_indices(members: np.ndarray) -> np.ndarray:
+    members = np.asarray(members)
+    if members.dtype == bool:
+        return np.flatnonzero(members).astype(np.int32)
+    return np.sort(members.reshape(-1)).astype(np.int32)
 
 
 def op_row(record: OpRecord) -> list[int]:
-    """``record`` as a row in :data:`OP_COLUMNS` order (ValueError on an unknown kind, label or tensor)."""
-    try:
-        row = [record.step, _KIND_CODE[record.kind], _LABEL_CODE[record.label], record.m, record.k, record.n,
-               record.nnz, record.macs, record.index_count, *_ZERO_BYTES]
-        for tensor, nbytes in record.bytes_read.items():
-            row[_READ_POS[tensor]] = nbytes
-        for tensor, nbytes in record.bytes_written.items():
-            row[_WRITE_POS[tensor]] = nbytes
-    except KeyError as exc:
-        raise ValueError(f"op record with unknown kind, label or tensor name {exc}") from None
-    return row
+    """``record`` as a row in :data:`OP_COLUMNS` order (its ``op`` must be a position by now)."""
+    if not isinstance(record.op, (int, np.integer)):
+        raise ValueError(f"op record names op {record.op!r}; resolve names with the trace header first")
+    return [int(record.step), int(record.op), int(record.macs), int(record.nnz)]
 
 
 def rows_to_records(rows: np.ndarray) -> list[OpRecord]:
-    """Rows in :data:`OP_COLUMNS` order back to records (zero byte counts left out)."""
-    out = []
-    n_fixed, n_t = _N_FIXED, len(TENSORS)
-    for row in np.asarray(rows, np.int64).tolist():
-        out.append(OpRecord(row[0], OP_KINDS[row[1]], LABELS[row[2]], *row[3:n_fixed],
-                            {t: v for t, v in zip(TENSORS, row[n_fixed:n_fixed + n_t]) if v},
-                            {t: v for t, v in zip(TENSORS, row[n_fixed + n_t:]) if v}))
-    return out
+    """Rows in :data:`OP_COLUMNS` order back to records."""
+    return [OpRecord(*row) for row in np.asarray(rows, np.int64).reshape(-1, len(OP_COLUMNS)).tolist()]
 
 
 def record_rows(recorder: Recorder, rows: np.ndarray) -> None:
@@ -220,32 +208,48 @@ def record_rows(recorder: Recorder, rows: np.ndarray) -> None:
 class TraceChunk:
     """A run of consecutive steps in columnar form: what readers yield and the simulator consumes.
 
-    ``steps``: the StepRecords of these steps, in order.
-    ``ops``: column name -> 1-D numpy array, one entry per op, all the same length:
-      ``step`` (int64), ``kind`` (int8 index into OP_KINDS), ``label`` (int8 index into LABELS),
-      the COUNT_COLUMNS (int64, elements) and READ_COLUMNS / WRITE_COLUMNS (int64, bytes).
+    ``step_ids``: (steps,) int64; ``set_bits``: (steps, layout.stride) uint8, the steps' index sets
+    (see :class:`SetLayout`); ``ops``: column name -> (n_ops,) array in :data:`OP_COLUMNS` with
+    :data:`OP_DTYPES`, ops in step order; ``mask_changes``: reserved (rewiring).
     """
 
-    steps: list[StepRecord]
+    layout: SetLayout
+    step_ids: np.ndarray
+    set_bits: np.ndarray
     ops: dict[str, np.ndarray]
+    mask_changes: tuple[MaskChange, ...] = field(default=())
 
     @property
     def n_ops(self) -> int:
         return int(self.ops["step"].shape[0])
 
-    @classmethod
-    def from_rows(cls, steps: list[StepRecord], rows) -> "TraceChunk":
-        """From op rows in :data:`OP_COLUMNS` order (int64, (k, len(OP_COLUMNS)) or flat)."""
-        table = np.asarray(rows, np.int64).reshape(-1, len(OP_COLUMNS))
-        return cls(steps=list(steps), ops={c: table[:, j].astype(OP_DTYPES[c]) for j, c in enumerate(OP_COLUMNS)})
+    @property
+    def n_steps(self) -> int:
+        return int(self.step_ids.shape[0])
+
+    @property
+    def steps(self) -> list[StepRecord]:
+        """The steps as records (decoded on each access; for tests and small traces)."""
+        return [self.layout.unpack(s, row) for s, row in zip(self.step_ids.tolist(), self.set_bits)]
 
     @classmethod
-    def from_records(cls, steps: list[StepRecord], records: list[OpRecord]) -> "TraceChunk":
-        """From records (ValueError on an unknown kind, label or tensor name)."""
-        return cls.from_rows(steps, [op_row(r) for r in records])
+    def from_rows(cls, layout: SetLayout, steps: list[tuple[int, Mapping[str, np.ndarray]]] | list[StepRecord],
+                  rows, mask_changes: tuple[MaskChange, ...] = ()) -> "TraceChunk":
+        """From steps (StepRecords or (step, sets) pairs) and op rows in :data:`OP_COLUMNS` order."""
+        pairs = [(s.step, s.sets) if isinstance(s, StepRecord) else s for s in steps]
+        bits = np.stack([layout.pack(sets) for _, sets in pairs]) if pairs else np.zeros((0, layout.stride), np.uint8)
+        ids = np.array([int(step) for step, _ in pairs], np.int64)
+        table = np.asarray(rows, np.int64).reshape(-1, len(OP_COLUMNS))
+        ops = {c: table[:, j].astype(OP_DTYPES[c]) for j, c in enumerate(OP_COLUMNS)}
+        return cls(layout, ids, bits.reshape(len(pairs), layout.stride), ops, tuple(mask_changes))
+
+    @classmethod
+    def from_records(cls, layout: SetLayout, steps, records: list[OpRecord],
+                     mask_changes: tuple[MaskChange, ...] = ()) -> "TraceChunk":
+        return cls.from_rows(layout, steps, [op_row(r) for r in records], mask_changes)
 
     def records(self) -> list[OpRecord]:
-        """Back to row form (for tests and small traces)."""
+        """The ops as records (for tests and small traces)."""
         if not self.n_ops:
             return []
         return rows_to_records(np.stack([self.ops[c].astype(np.int64) for c in OP_COLUMNS], axis=1))

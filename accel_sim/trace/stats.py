@@ -1,5 +1,6 @@
-"""Summaries of a trace file (what ``accel-sim trace info`` prints): steps, ops, MACs and bytes by
-label, op kinds, traffic per tensor, and activity statistics of the recorded active sets.
+"""Summaries of a trace file (what ``accel-sim trace info`` prints): steps, ops, the learner's MACs
+beside the dense and effectual work derived from the declared structure, by label and by op, the
+declared tensors, and activity statistics of the recorded index sets.
 
 Reads the file chunk by chunk, so memory stays bounded by one chunk; every integrity check of
 :class:`~accel_sim.trace.io.TraceReader` applies.
@@ -7,36 +8,49 @@ Reads the file chunk by chunk, so memory stays bounded by one chunk; every integ
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from accel_sim.trace.header import TraceHeader
 from accel_sim.trace.io import TraceReader
-from accel_sim.trace.schema import LABELS, OP_KINDS, READ_COLUMNS, TENSORS, WRITE_COLUMNS, TraceHeader
+from accel_sim.trace.work import WorkModel
 
-INFO_SCHEMA = "trace-info/1"
+INFO_SCHEMA = "trace-info/2"
 
 
 @dataclass
-class LabelTotals:
-    """Totals of the ops carrying one label (or one kind): ops (count), MACs, indices, bytes."""
+class WorkTotals:
+    """Totals of the ops of one label (or one declared op): op count, the learner's own MACs, and
+    the dense and effectual operations derived from the trace's structure."""
 
     n_ops: int = 0
-    macs: int = 0
-    index_count: int = 0
-    bytes_read: int = 0
-    bytes_written: int = 0
+    learner_macs: int = 0
+    dense_ops: int = 0
+    effectual_ops: int = 0
 
 
 @dataclass(frozen=True)
 class SetStats:
-    """Size of one per-step unit set over all steps (units): mean, min, max, mean / n_hidden."""
+    """Size of one per-step index set over all steps: mean, min, max members, mean / set size."""
 
-    mean_units: float
-    min_units: int
-    max_units: int
+    mean: float
+    min: int
+    max: int
     mean_fraction: float
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One declared tensor: name, kind, shape (rows x cols), structure in words, elements of the
+    shape and entries of its pattern (= elements without one)."""
+
+    name: str
+    kind: str
+    shape: tuple[int, int]
+    structure: str
+    elements: int
+    pattern_entries: int
 
 
 @dataclass(frozen=True)
@@ -45,86 +59,96 @@ class TraceSummary:
 
     path: str
     size_bytes: int
-    header: TraceHeader
+    schema: str
+    method: str
+    dtype: str
+    model: dict[str, float]
     n_chunks: int
     n_steps: int
     n_ops: int
-    macs_total: int
-    by_label: dict[str, LabelTotals]
-    by_kind: dict[str, LabelTotals]
-    bytes_read_by_tensor: dict[str, int]
-    bytes_written_by_tensor: dict[str, int]
-    fired: SetStats
-    support: SetStats
-    active: SetStats  # A = fired ∪ support
+    learner_macs: int
+    effectual_ops: int
+    dense_ops: int
+    by_label: dict[str, WorkTotals]
+    by_op: dict[str, WorkTotals]
+    tensors: list[TensorInfo]
+    index_sets: dict[str, SetStats]
+    active: SetStats | None  # A = fired ∪ support, when the trace has both sets
+    provenance: dict[str, str]
     info_schema: str = field(default=INFO_SCHEMA)
 
     def to_json(self) -> dict:
-        return dataclasses.asdict(self)
+        return asdict(self)
 
 
-def _set_stats(sizes: list[int], n_hidden: int) -> SetStats:
-    if not sizes:
+def _set_stats(counts: np.ndarray, size: int) -> SetStats:
+    if not counts.size:
         return SetStats(0.0, 0, 0, 0.0)
-    arr = np.asarray(sizes)
-    mean = float(arr.mean())
-    return SetStats(mean, int(arr.min()), int(arr.max()), mean / n_hidden if n_hidden else 0.0)
+    mean = float(counts.mean())
+    return SetStats(mean, int(counts.min()), int(counts.max()), mean / size if size else 0.0)
 
 
-def _accumulate(totals: dict[str, LabelTotals], names: tuple[str, ...], codes: np.ndarray,
-                ops: dict[str, np.ndarray], read: np.ndarray, written: np.ndarray) -> None:
-    for code in np.unique(codes):
-        sel = codes == code
-        t = totals.setdefault(names[code], LabelTotals())
-        t.n_ops += int(sel.sum())
-        t.macs += int(ops["macs"][sel].sum())
-        t.index_count += int(ops["index_count"][sel].sum())
-        t.bytes_read += int(read[sel].sum())
-        t.bytes_written += int(written[sel].sum())
+def _structure(h: TraceHeader, t) -> str:
+    words = []
+    if t.pattern is not None:
+        words.append(f"{'compact ' if t.compact else ''}pattern {t.pattern}")
+    if t.rows is not None:
+        words.append(f"rows in {t.rows}")
+    if t.cols is not None:
+        words.append(f"cols in {t.cols}")
+    if t.diagonal:
+        words.append("+ diagonal")
+    return ", ".join(words) or "dense"
 
 
 def summarize(path: str) -> TraceSummary:
     """Read ``path`` completely and summarize it. Raises ``TraceFormatError`` for a bad file."""
     reader = TraceReader(path)
-    n = reader.header.n_hidden
-    by_label: dict[str, LabelTotals] = {}
-    by_kind: dict[str, LabelTotals] = {}
-    reads = dict.fromkeys(TENSORS, 0)
-    writes = dict.fromkeys(TENSORS, 0)
-    fired: list[int] = []
-    support: list[int] = []
-    active: list[int] = []
-    n_chunks = n_ops = 0
+    h = reader.header
+    work = WorkModel(h)
+    layout = reader.layout
+    by_label = {label: WorkTotals() for label in h.labels}
+    by_op = {op.name: WorkTotals() for op in h.ops}
+    set_counts: dict[str, list[np.ndarray]] = {name: [] for name in layout.names}
+    active: list[np.ndarray] = []
+    has_active = "fired" in layout.sizes and "support" in layout.sizes
+    n_chunks = n_steps = n_ops = 0
     for chunk in reader.chunks():
         n_chunks += 1
+        n_steps += chunk.n_steps
         n_ops += chunk.n_ops
-        for s in chunk.steps:
-            fired.append(int(s.fired.size))
-            support.append(int(s.support.size))
-            active.append(int(np.union1d(s.fired, s.support).size))
+        for name in layout.names:
+            set_counts[name].append(layout.counts(chunk.set_bits, name))
+        if has_active:
+            active.append((layout.masks(chunk.set_bits, "fired") | layout.masks(chunk.set_bits, "support")).sum(axis=1))
         if not chunk.n_ops:
             continue
-        ops = chunk.ops
-        read = sum(ops[c] for c in READ_COLUMNS)
-        written = sum(ops[c] for c in WRITE_COLUMNS)
-        _accumulate(by_label, LABELS, ops["label"], ops, read, written)
-        _accumulate(by_kind, OP_KINDS, ops["kind"], ops, read, written)
-        for t, rc, wc in zip(TENSORS, READ_COLUMNS, WRITE_COLUMNS):
-            reads[t] += int(ops[rc].sum())
-            writes[t] += int(ops[wc].sum())
+        w = work.batch(chunk.step_ids, chunk.set_bits, chunk.ops)
+        for totals, names, codes in ((by_label, h.labels, w.label), (by_op, [op.name for op in h.ops], w.op)):
+            for code in np.unique(codes).tolist():
+                sel = codes == code
+                t = totals[names[code]]
+                t.n_ops += int(sel.sum())
+                t.learner_macs += int(chunk.ops["macs"][sel].sum())
+                t.dense_ops += int(w.dense[sel].sum())
+                t.effectual_ops += int(w.effectual[sel].sum())
+    sets = {}
+    for s in h.step_sets:
+        counts = np.concatenate(set_counts[s.name]) if set_counts[s.name] else np.zeros(0, np.int64)
+        sets[s.name] = _set_stats(counts, s.size)
+    tensors = [TensorInfo(t.name, t.kind, t.shape, _structure(h, t), t.elements,
+                          h.patterns[t.pattern].nnz if t.pattern is not None else t.elements) for t in h.tensors]
     return TraceSummary(
-        path=str(path),
-        size_bytes=reader.size_bytes,
-        header=reader.header,
-        n_chunks=n_chunks,
-        n_steps=len(fired),
-        n_ops=n_ops,
-        macs_total=sum(t.macs for t in by_label.values()),
-        by_label={k: by_label[k] for k in LABELS if k in by_label},
-        by_kind={k: by_kind[k] for k in OP_KINDS if k in by_kind},
-        bytes_read_by_tensor=reads,
-        bytes_written_by_tensor=writes,
-        fired=_set_stats(fired, n),
-        support=_set_stats(support, n),
-        active=_set_stats(active, n),
+        path=str(path), size_bytes=reader.size_bytes, schema=h.schema, method=h.method, dtype=h.dtype,
+        model={"n_in": h.n_in, "n_hidden": h.n_hidden, "n_out": h.n_out, "weight_density": h.weight_density,
+               "n_influence_columns": h.n_influence_columns, "seed": h.seed},
+        n_chunks=n_chunks, n_steps=n_steps, n_ops=n_ops,
+        learner_macs=sum(t.learner_macs for t in by_op.values()),
+        effectual_ops=sum(t.effectual_ops for t in by_op.values()),
+        dense_ops=sum(t.dense_ops for t in by_op.values()),
+        by_label={k: v for k, v in by_label.items() if v.n_ops},
+        by_op={k: v for k, v in by_op.items() if v.n_ops},
+        tensors=tensors, index_sets=sets,
+        active=_set_stats(np.concatenate(active), layout.sizes["fired"]) if has_active and active else None,
+        provenance=dict(h.provenance),
     )

@@ -58,10 +58,10 @@ def check_window(reader, start: int, stop: int | None, text: str | None) -> int 
     first = last = None
     count = 0
     for chunk in reader.chunks():
-        if chunk.steps:
-            first = chunk.steps[0].step if first is None else first
-            last = chunk.steps[-1].step
-            count += len(chunk.steps)
+        if chunk.n_steps:
+            first = int(chunk.step_ids[0]) if first is None else first
+            last = int(chunk.step_ids[-1])
+            count += chunk.n_steps
         if last is not None and stop is not None and last >= stop - 1:
             break
     if last is None:
@@ -79,13 +79,15 @@ def window_chunks(chunks: Iterator, start: int, stop: int | None) -> Iterator:
     from accel_sim.trace.schema import TraceChunk
 
     for chunk in chunks:
-        steps = [s for s in chunk.steps if s.step >= start and (stop is None or s.step < stop)]
+        ids = chunk.step_ids
+        in_window = (ids >= start) & (ids < stop if stop is not None else True)
         keep = chunk.ops["step"] >= start
         if stop is not None:
             keep &= chunk.ops["step"] < stop
-        if steps or keep.any():
-            yield TraceChunk(steps=steps, ops={k: np.asarray(v)[keep] for k, v in chunk.ops.items()})
-        if stop is not None and chunk.steps and chunk.steps[-1].step >= stop - 1:
+        if in_window.any() or keep.any():
+            yield TraceChunk(chunk.layout, ids[in_window], chunk.set_bits[in_window],
+                             {k: np.asarray(v)[keep] for k, v in chunk.ops.items()})
+        if stop is not None and chunk.n_steps and int(ids[-1]) >= stop - 1:
             break
 
 

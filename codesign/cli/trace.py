@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from accel_sim.trace.stats import LabelTotals, TraceSummary, summarize
+from accel_sim.trace.stats import TraceSummary, WorkTotals, summarize
 
 
 def register(subparsers) -> None:
@@ -31,35 +31,40 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table(title: str, rows: dict[str, LabelTotals], macs_total: int) -> list[str]:
-    lines = [f"{title:<26}{'ops':>8}{'MACs':>16}{'MAC share %':>13}{'indices':>12}"
-             f"{'read bytes':>14}{'written bytes':>15}"]
+def _table(title: str, rows: dict[str, WorkTotals], effectual_total: int) -> list[str]:
+    lines = [f"{title:<26}{'ops':>8}{'learner MACs':>16}{'dense ops':>16}{'effectual ops':>16}{'share %':>9}"]
     for name, t in rows.items():
-        share = 100.0 * t.macs / macs_total if macs_total else 0.0
-        lines.append(f"{name:<26}{t.n_ops:>8}{t.macs:>16}{share:>13.2f}{t.index_count:>12}"
-                     f"{t.bytes_read:>14}{t.bytes_written:>15}")
+        share = 100.0 * t.effectual_ops / effectual_total if effectual_total else 0.0
+        lines.append(f"{name:<26}{t.n_ops:>8}{t.learner_macs:>16}{t.dense_ops:>16}{t.effectual_ops:>16}{share:>9.2f}")
     return lines
 
 
 def render(s: TraceSummary) -> str:
     """Plain-text report of a :class:`TraceSummary`."""
-    h = s.header
+    m = s.model
     lines = [
-        f"trace {s.path} ({s.size_bytes} bytes, schema {h.schema})",
-        f"method {h.method}; n_in {h.n_in}, n_hidden {h.n_hidden}, n_out {h.n_out} units; dtype {h.dtype}; "
-        f"weight density {h.weight_density:g}; seed {h.seed}; influence columns P {h.n_influence_columns}",
-        f"steps {s.n_steps}, ops {s.n_ops}, chunks {s.n_chunks}, MACs total {s.macs_total}",
-        "activity per step (units of the previous state):",
+        f"trace {s.path} ({s.size_bytes} bytes, schema {s.schema})",
+        f"method {s.method}; n_in {m['n_in']}, n_hidden {m['n_hidden']}, n_out {m['n_out']} units; dtype {s.dtype}; "
+        f"weight density {m['weight_density']:g}; seed {m['seed']}; influence columns P {m['n_influence_columns']}",
+        f"steps {s.n_steps}, ops {s.n_ops}, chunks {s.n_chunks}; learner MACs {s.learner_macs}, "
+        f"derived: dense {s.dense_ops}, effectual {s.effectual_ops} operations",
     ]
-    for name, st in (("fired", s.fired), ("support", s.support), ("active |A|", s.active)):
-        lines.append(f"  {name:<12} mean {st.mean_units:.2f} units ({100 * st.mean_fraction:.1f} % of n_hidden), "
-                     f"min {st.min_units}, max {st.max_units} units")
+    if s.index_sets:
+        lines.append("index sets per step (members):")
+        for name, st in s.index_sets.items():
+            lines.append(f"  {name:<12} mean {st.mean:.2f} ({100 * st.mean_fraction:.1f} % of its size), "
+                         f"min {st.min}, max {st.max}")
+        if s.active is not None:
+            st = s.active
+            lines.append(f"  {'active |A|':<12} mean {st.mean:.2f} ({100 * st.mean_fraction:.1f} % of n_hidden), "
+                         f"min {st.min}, max {st.max}  (fired or support)")
     lines.append("")
-    lines += _table("by label", s.by_label, s.macs_total)
+    lines += _table("by label", s.by_label, s.effectual_ops)
     lines.append("")
-    lines += _table("by op kind", s.by_kind, s.macs_total)
+    lines += _table("by op", s.by_op, s.effectual_ops)
     lines.append("")
-    lines.append(f"{'traffic by tensor':<26}{'read bytes':>14}{'written bytes':>15}")
-    for t in s.bytes_read_by_tensor:
-        lines.append(f"{t:<26}{s.bytes_read_by_tensor[t]:>14}{s.bytes_written_by_tensor[t]:>15}")
+    lines.append(f"{'tensor':<16}{'kind':<13}{'shape':>14}{'elements':>12}{'pattern entries':>17}  structure")
+    for t in s.tensors:
+        lines.append(f"{t.name:<16}{t.kind:<13}{f'{t.shape[0]} x {t.shape[1]}':>14}{t.elements:>12}"
+                     f"{t.pattern_entries:>17}  {t.structure}")
     return "\n".join(lines) + "\n"

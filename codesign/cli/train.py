@@ -177,4 +177,5 @@ def _trace_header(model, settings, task):
     from codesign.tracing import trace_header
 
     config = {**settings.to_dict(), "command": "accel-sim train", "task_description": task.description}
-    return trace_header(model, settings.method, seed=settings.seed, config=config)
+    return trace_header(model, settings.method, seed=settings.seed, config=config,
+                        history_steps=int(task.train.xs.shape[1]))  # BPTT stores at most one sequence

@@ -7,9 +7,11 @@ weight-update op, so that op lands in the step that triggered it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
-from accel_sim.trace.schema import Label, OpKind, OpRecord, record_rows
+from accel_sim.trace.schema import OpRecord, record_rows
 
 
 class StepRecorder:
@@ -20,11 +22,11 @@ class StepRecorder:
         self.step = -1
         self._open = False
 
-    def begin_step(self, step: int, fired: np.ndarray, support: np.ndarray) -> None:
+    def begin_step(self, step: int, sets: Mapping[str, np.ndarray]) -> None:
         self.close_step()
         self.step = int(step)
         self._open = True
-        self.inner.begin_step(step, fired, support)
+        self.inner.begin_step(step, sets)
 
     def op(self, record: OpRecord) -> None:
         self.inner.op(record)
@@ -40,17 +42,10 @@ class StepRecorder:
             self._open = False
             self.inner.end_step()
 
-    def weight_update(self, n_updated: int, itemsize: int) -> None:
-        """One element-wise update of ``n_updated`` parameters: reads weights and gradients,
-        writes weights (``itemsize`` bytes each); macs = parameters updated."""
-        nbytes = int(n_updated) * int(itemsize)
-        self.inner.op(
-            OpRecord(
-                step=self.step, kind=OpKind.ELEMENTWISE.value, label=Label.WEIGHT_UPDATE.value,
-                m=int(n_updated), macs=int(n_updated),
-                bytes_read={"weights": nbytes, "gradients": nbytes}, bytes_written={"weights": nbytes},
-            )
-        )
+    def weight_update(self, op: int, n_updated: int) -> None:
+        """The trainer's update of ``n_updated`` parameters, as the learner's declared op ``op``
+        (its ``weight_update``); macs = parameters updated."""
+        self.inner.op(OpRecord(self.step, int(op), int(n_updated), 0))
 
 
 def n_updated_params(params: dict[str, np.ndarray], masks: dict[str, np.ndarray]) -> int:

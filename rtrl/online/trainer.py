@@ -210,8 +210,7 @@ class OnlineTrainer:
         pos.epoch_loss_sum += sum(losses)
         pos.epoch_labelled += len(losses)
         if self.recorder is not None:
-            itemsize = next(iter(model.params.values())).dtype.itemsize
-            self.recorder.weight_update(n_updated_params(model.params, model.masks), itemsize)
+            self.recorder.weight_update(self.learner.ops["weight_update"], n_updated_params(model.params, model.masks))
         return True
 
     # -- guard -----------------------------------------------------------------------------

@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from accel_sim.trace.schema import OpRecord, StepRecord, TraceChunk
+from accel_sim.trace.schema import OpRecord, SetLayout, TraceChunk
+from accel_sim.trace.synthetic import gemm_trace
 from codesign.cli import UsageError
 from codesign.cli.timeline import parse_window, window_chunks
 from codesign.report.perfetto import PerfettoTimeline
@@ -41,9 +42,9 @@ def test_event_cap_counts_dropped_events():
 
 
 def _chunk(steps):
-    records = [OpRecord(step=s, kind="gemm", label="readout", m=2, k=2, n=2, macs=8) for s in steps for _ in range(2)]
-    return TraceChunk.from_records([StepRecord(s, np.array([0], np.int32), np.array([], np.int32)) for s in steps],
-                                   records)
+    layout = SetLayout.of(gemm_trace(2, 2, 2).header)
+    records = [OpRecord(step=s, op=0, macs=8) for s in steps for _ in range(2)]
+    return TraceChunk.from_records(layout, [(s, {}) for s in steps], records)
 
 
 def test_window_keeps_exactly_the_requested_steps():

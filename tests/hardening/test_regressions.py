@@ -56,14 +56,17 @@ def test_unreadable_config_files(tmp_path, content, field):  # no file name / Re
 
 
 def test_trace_counts_that_wrapped_int64(tmp_path):  # compute_cycles came out as 0 for 2^62 MACs
-    header = TraceHeader("dense_rtrl", 2, 8, 2, "float64", 1.0, 3, 40, {"R_u": [8] * 8}, {})
-    path = tmp_path / "big.arrows"
-    with TraceWriter(path, header) as w:
-        w.begin_step(0, np.arange(2), np.array([1]))
-        big = 2**62
-        w.op(OpRecord(0, "gemm", "influence_sparse_update", big, big, big, macs=big))
-    code, _, err = cli(["simulate", path, "--config", CONFIG])
-    assert_bad_input(code, err, path, "step 0", "exceeds")
+    """Trace v2 derives work from declared shapes: the largest product the format admits (2^31
+    elements per tensor) simulates with its exact cycles; a bigger tensor is refused on writing."""
+    from accel_sim.trace.io import write_trace
+    from accel_sim.trace.synthetic import gemm_trace
+
+    path = write_trace(tmp_path / "big.arrows", *gemm_trace(2**15, 2**16, 2**15))
+    code, out, err = cli(["simulate", path, "--config", CONFIG, "--fidelity", "L0", "--json"])
+    assert code == 0, err
+    assert json.loads(out)["compute_cycles"] == (2**15 // 8) ** 2 * 2**16  # 8x8 array, overlapped folds
+    with pytest.raises(ValueError, match="exceed the limit"):
+        write_trace(tmp_path / "too_big.arrows", *gemm_trace(2**16, 2**16, 2))
 
 
 def _npz(path, meta, **arrays):

@@ -47,6 +47,7 @@ class FakeLearner:
     def __init__(self, model: FakeModel, inject: dict[int, str] | None = None, thr_push: float = 5.0):
         self.model, self.inject, self.thr_push = model, dict(inject or {}), thr_push
         self.recorder = None
+        self.ops = {"weight_update": 7}  # the id the trainer records its update under
         self.t = 0
         self.reset()
 
@@ -61,7 +62,7 @@ class FakeLearner:
         p = self.model.params
         fault = self.inject.get(self.t)
         if self.recorder is not None:
-            self.recorder.begin_step(self.t, np.arange(1, dtype=np.int32), np.arange(2, dtype=np.int32))
+            self.recorder.begin_step(self.t, {"fired": np.arange(1, dtype=np.int32), "support": np.arange(2, dtype=np.int32)})
         x = np.asarray(x, self.model.dtype)
         self.s = (0.5 * self.s + x).astype(self.model.dtype)
         logits = p["W"] @ self.s + p["b"]

@@ -72,13 +72,15 @@ def test_trace_holds_the_training_steps_and_weight_updates(tmp_path, capsys):
     assert main(["train", *TINY, "--trace", str(path)]) == 0
     trace = read_trace(path)
     records = [r for chunk in trace.chunks for r in chunk.records()]
-    steps = sum(len(chunk.steps) for chunk in trace.chunks)
+    steps = sum(chunk.n_steps for chunk in trace.chunks)
     assert trace.header.method == "sparse_rtrl" and trace.header.n_hidden == 6
     assert steps == 6 * 4  # 6 sequences of 2 * pattern_length steps
-    updates = [r for r in records if r.label == "weight_update"]
+    update = trace.header.op_id("weight_update")
+    updates = [r for r in records if r.op == update]
     assert len(updates) == 6 * 2  # one per labelled (recall) step with update_every=1
-    n_params = updates[0].macs
-    assert all(r.kind == "elementwise" and r.bytes_written == {"weights": 4 * n_params} for r in updates)
+    masks = trace.header.patterns["W_in"].nnz + trace.header.patterns["R"].nnz
+    n, n_out = trace.header.n_hidden, trace.header.n_out
+    assert all(r.macs == masks + 5 * n + n_out * n + n_out for r in updates)  # the unmasked parameters
 
 
 def test_zero_epochs_is_refused_and_an_untrained_run_still_gives_valid_json(capsys):

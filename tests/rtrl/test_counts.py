@@ -1,4 +1,4 @@
-"""The sparse learner's recorded multiply-accumulates equal DESIGN §4's formula, evaluated
+"""The sparse learner's recorded multiply-accumulates equal the formula of docs/model.md §3, evaluated
 independently from the masks and the active sets it recorded."""
 
 import numpy as np
@@ -7,12 +7,15 @@ import pytest
 from accel_sim.trace.schema import ListRecorder
 from rtrl import EGRU, make_learner
 from rtrl.sparse_rtrl import uses_dense_block
+from rtrl.trace_decl import OPS
 
 
-def by_step_and_label(recorder):
+def by_step_and_op(recorder, method="sparse_rtrl"):
+    """{(step, op name): MACs} of a ListRecorder's records."""
     table = {}
     for rec in recorder.ops:
-        table[(rec.step, rec.label)] = table.get((rec.step, rec.label), 0) + rec.macs
+        key = (rec.step, OPS[method][rec.op])
+        table[key] = table.get(key, 0) + rec.macs
     return table
 
 
@@ -31,22 +34,24 @@ def test_sparse_macs_match_design_formula(seed, density, eps):
 
     union = model.masks["R_u"] | model.masks["R_r"] | model.masks["R_z"]
     P = sum(int(model.masks[k].sum()) for k in model.masks) + 5 * n
-    table = by_step_and_label(rec)
+    table = by_step_and_op(rec)
     thr = model.params["thr"]
     final_active = np.flatnonzero((learner.s - thr > 0) | (np.abs(learner.s - thr) < eps))
     for i, step in enumerate(rec.steps):
         active = np.union1d(step.fired, step.support)
         g_nnz = int(union[:, active].sum())
-        # CSR path: nnz(G[:, A]) x P (DESIGN §4); dense-block path multiplies the n x |A| block
-        expected = n * active.size * P if uses_dense_block(g_nnz, n, active.size) else g_nnz * P
-        assert table[(step.step, "influence_sparse_update")] == expected
-        assert table[(step.step, "influence_diag_scale")] == n * P
+        # diagonal scale n x P, plus the CSR path's nnz(G[:, A]) x P (docs/model.md §3), or the
+        # dense-block path's n x |A| block
+        dense_block = uses_dense_block(g_nnz, n, active.size)
+        expected = n * P + (n * active.size * P if dense_block else g_nnz * P)
+        op = "influence_update_dense" if dense_block else "influence_update"
+        assert table[(step.step, op)] == expected
         if targets[i] >= 0:
             after = rec.steps[i + 1] if i + 1 < len(rec.steps) else None
             now = np.union1d(after.fired, after.support) if after else final_active
-            assert table[(step.step, "gradient_contraction")] == now.size * P
+            assert table[(step.step, "contraction")] == now.size * P
         else:
-            assert (step.step, "gradient_contraction") not in table
+            assert (step.step, "contraction") not in table
         fired = step.fired
         expected_rec = sum(int(model.masks[k][:, fired].sum()) for k in ("R_u", "R_r", "R_z"))
         assert table[(step.step, "recurrent_product")] == expected_rec
@@ -64,13 +69,13 @@ def test_activity_sparsity_reduces_recorded_work():
         learner = make_learner(model, "sparse_rtrl", recorder=rec)
         for x in np.random.default_rng(0).normal(size=(20, 4)):
             learner.step(x, -1)
-        work[eps] = rec.macs_by_label()["influence_sparse_update"]
+        work[eps] = sum(m for (_, op), m in by_step_and_op(rec).items() if op.startswith("influence_update"))
     assert work[0.02] < 0.5 * work[1.0]
 
 
 @pytest.mark.parametrize("method", ["sparse_rtrl", "dense_rtrl", "bptt"])
 def test_every_forward_op_is_recorded_once_per_step(method):
-    """One record per forward label and step, with the readout's MACs of DESIGN §3."""
+    """One record per forward op and step, with the readout's MACs (docs/model.md §1)."""
     n, n_in, n_out = 12, 3, 4
     model = EGRU(n_in, n, n_out, weight_density=0.5, seed=4, dtype=np.float64)
     rec = ListRecorder()
@@ -79,8 +84,8 @@ def test_every_forward_op_is_recorded_once_per_step(method):
     for x, t in zip(np.random.default_rng(4).normal(size=(5, n_in)), targets):
         learner.step(x, t)
     for step, target in zip(rec.steps, targets):
-        labels = [r.label for r in rec.ops if r.step == step.step]
-        for label in ("active_set", "input_projection", "recurrent_product", "gates", "readout"):
-            assert labels.count(label) == 1, (label, labels)
-        readout = next(r for r in rec.ops if r.step == step.step and r.label == "readout")
-        assert readout.macs == n_out * n * (3 if target >= 0 else 1)
+        names = [OPS[method][r.op] for r in rec.ops if r.step == step.step]
+        for name in ("active_set", "input_projection", "recurrent_product", "gates", "readout"):
+            assert names.count(name) == 1, (name, names)
+        readout = sum(r.macs for r in rec.ops if r.step == step.step and OPS[method][r.op].startswith("readout"))
+        assert readout == n_out * n * (3 if target >= 0 else 1)

@@ -66,7 +66,7 @@ def test_spill_traffic_grows_with_steps():
 def test_result_json_keys():
     cfg = load_config(CONFIGS / "neuromorphic_mesh.yaml")
     d = simulate(*rtrl_like_trace(16, 3), cfg).to_dict()
-    assert d["schema"] == "accel-sim/result/1"
+    assert d["schema"] == "accel-sim/result/2"
     assert set(d["energy_pj"]) >= {"total", "mac", "sram", "dram", "index", "interconnect", "leakage"}
     parts = sum(v for k, v in d["energy_pj"].items() if k not in ("total", "sram_by_level"))
     assert d["energy_pj"]["total"] == pytest.approx(parts)

@@ -11,18 +11,18 @@ import pytest
 from accel_sim.errors import TraceFormatError
 from accel_sim.trace import codec
 from accel_sim.trace.io import TraceWriter, read_trace
-from accel_sim.trace.schema import OpRecord, TraceHeader
+from accel_sim.trace.schema import OpRecord
 from codesign.cli import main
+
+from .helpers import header as small_header
 
 
 def make_trace(path, n_steps=6, steps_per_chunk=2):
-    header = TraceHeader("dense_rtrl", 2, 8, 2, "float64", 1.0, 3, 40, {"R_u": [8] * 8}, {"k": "v"})
-    with TraceWriter(path, header, steps_per_chunk=steps_per_chunk) as w:
+    with TraceWriter(path, small_header(), steps_per_chunk=steps_per_chunk) as w:
         for t in range(n_steps):
-            w.begin_step(t, np.arange(t % 8), np.array([7]))
-            w.op(OpRecord(t, "gemm", "influence_sparse_update", 8, 8, 40, macs=2560 + t,
-                          bytes_read={"influence": 2560}, bytes_written={"influence": 2560}))
-            w.op(OpRecord(t, "gemm", "readout", 2, 8, 1, macs=16, bytes_read={"weights": 128}))
+            w.begin_step(t, {"fired": np.arange(t % 8), "support": np.array([7])})
+            w.op(OpRecord(t, 0, macs=2560 + t))
+            w.op(OpRecord(t, 1, macs=16))
     return path
 
 
@@ -73,7 +73,7 @@ def test_truncated_at_every_chunk_boundary_with_an_end_of_stream_marker(tmp_path
     path = tmp_path / "cut.arrows"
     schema = codec.ARROW_SCHEMA.with_metadata(codec.schema_metadata(src.header))
     with open(path, "wb") as fh, ipc.new_stream(fh, schema) as stream:
-        batch, crc = codec.encode_chunk(src.chunks[0])
+        batch, crc = codec.encode_chunk(src.chunks[0], src.header)
         stream.write_batch(batch, custom_metadata={codec.KEY_SEQ: b"0", codec.KEY_CRC: str(crc).encode()})
     assert_refused(path, capsys, "truncated or unfinished: stream ends after 1 chunks")
 
@@ -118,12 +118,22 @@ def test_every_sampled_bit_flip_is_detected_or_harmless(tmp_path):
 
 def test_wrong_schema_version(tmp_path, capsys):
     src = read_trace(make_trace(tmp_path / "full.arrows"))
-    path = tmp_path / "v2.arrows"
+    path = tmp_path / "v3.arrows"
     meta = codec.schema_metadata(src.header)
-    meta[codec.KEY_SCHEMA] = b"rtrl-trace/2"
+    meta[codec.KEY_SCHEMA] = b"rtrl-trace/3"
     with open(path, "wb") as fh, ipc.new_stream(fh, codec.ARROW_SCHEMA.with_metadata(meta)) as stream:
         stream.write_batch(codec.empty_batch(), custom_metadata={codec.KEY_END: b"1"})
-    assert_refused(path, capsys, "unsupported schema version 'rtrl-trace/2'")
+    assert_refused(path, capsys, "unsupported schema version 'rtrl-trace/3'")
+
+
+def test_version_1_trace_says_how_to_get_a_version_2_one(tmp_path, capsys):
+    """A file of the old layout (its own columns and header) is refused by its version alone."""
+    path = tmp_path / "old.arrows"
+    schema = pa.schema([pa.field("step", pa.list_(pa.int64()))]).with_metadata(
+        {codec.KEY_SCHEMA: b"rtrl-trace/1", codec.KEY_HEADER: b"{}"})
+    with open(path, "wb") as fh, ipc.new_stream(fh, schema) as stream:
+        stream.write_batch(pa.RecordBatch.from_arrays([pa.array([[0]])], schema=schema))
+    assert_refused(path, capsys, "a rtrl-trace/1 trace; this version reads rtrl-trace/2 only: record it again")
 
 
 def test_arrow_stream_that_is_not_a_trace(tmp_path, capsys):
@@ -137,7 +147,36 @@ def test_arrow_stream_that_is_not_a_trace(tmp_path, capsys):
 def test_text_file_ending_like_a_stream(tmp_path, capsys):
     path = tmp_path / "junk.arrows"
     path.write_bytes(b"hello, I am not a trace" + codec.ARROW_EOS)
-    assert_refused(path, capsys, "not an Arrow IPC stream")
+    assert_refused(path, capsys, "not a trace file")
+
+
+@pytest.mark.parametrize("content", [b"schema: accel-sim/hw/1\nname: x\n", bytes(range(256)) * 4, b"\xff\xff\xff"])
+def test_yaml_or_random_bytes_are_not_a_trace_file(tmp_path, capsys, content):
+    path = tmp_path / "config.yaml"
+    path.write_bytes(content)
+    assert_refused(path, capsys, "not a trace file")
+
+
+def test_a_chunk_that_breaks_the_rules_is_refused_even_with_a_valid_checksum(tmp_path, capsys):
+    """Ops whose step is not one of the chunk's steps: the CRC matches, the rules do not."""
+    src = read_trace(make_trace(tmp_path / "full.arrows"))
+    chunk = src.chunks[0]
+    bad_ops = dict(chunk.ops, step=chunk.ops["step"] + 100)
+    path = tmp_path / "bad.arrows"
+    schema = codec.ARROW_SCHEMA.with_metadata(codec.schema_metadata(src.header))
+    good = codec.encode_chunk(chunk, src.header)[0]
+    arrays = list(good.columns)
+    arrays[2] = pa.ListArray.from_arrays(pa.array(np.array([0, bad_ops["step"].size], np.int32)), pa.array(bad_ops["step"]))
+    batch = pa.RecordBatch.from_arrays(arrays, schema=codec.ARROW_SCHEMA)
+    parts = [chunk.step_ids, chunk.set_bits.reshape(-1), bad_ops["step"], chunk.ops["op"], chunk.ops["macs"],
+             chunk.ops["nnz"], np.zeros(0, np.int64), np.zeros(0, np.uint8), np.zeros(1, np.int64), np.zeros(0, np.int64),
+             np.zeros(1, np.int64), np.zeros(0, np.int64)]
+    with open(path, "wb") as fh, ipc.new_stream(fh, schema) as stream:
+        stream.write_batch(batch, custom_metadata={codec.KEY_SEQ: b"0",
+                                                   codec.KEY_CRC: str(codec.chunk_crc32(parts)).encode()})
+        stream.write_batch(codec.empty_batch(), custom_metadata={codec.KEY_END: b"1", b"n_chunks": b"1",
+                                                                 b"n_steps": b"2", b"n_ops": b"4"})
+    assert_refused(path, capsys, "op steps out of order or not among the chunk's steps")
 
 
 def test_data_after_the_trailer(tmp_path, capsys):
@@ -147,7 +186,7 @@ def test_data_after_the_trailer(tmp_path, capsys):
     with open(path, "wb") as fh, ipc.new_stream(fh, schema) as stream:
         stream.write_batch(codec.empty_batch(), custom_metadata={codec.KEY_END: b"1", b"n_chunks": b"0",
                                                                  b"n_steps": b"0", b"n_ops": b"0"})
-        batch, crc = codec.encode_chunk(src.chunks[0])
+        batch, crc = codec.encode_chunk(src.chunks[0], src.header)
         stream.write_batch(batch, custom_metadata={codec.KEY_SEQ: b"0", codec.KEY_CRC: str(crc).encode()})
     assert_refused(path, capsys, "data after the end-of-trace record")
 

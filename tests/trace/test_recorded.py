@@ -1,6 +1,7 @@
-"""Traces recorded from the real learners: their counts agree with DESIGN §4 evaluated
-independently on the recorded active sets and the model's masks, and dense vs sparse RTRL traces
-of the same run differ by exactly the expected factor."""
+"""Traces recorded from the real learners: their declared structure and index sets are those of
+the run, and the work the simulator derives from them (``accel_sim.trace.work``) equals DESIGN §4's
+counts evaluated independently on the model's masks and the recorded active sets; where the
+learner skips zeros itself, its own MAC counts agree."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from accel_sim.trace.io import read_trace
+from accel_sim.trace.work import WorkModel
 from codesign.tracing import record_sequence, trace_header
 from rtrl import EGRU, make_learner
 
@@ -23,36 +25,23 @@ def sequence():
     return xs, targets
 
 
-def update_records(trace):
-    """{step: the influence_sparse_update record}: an SPMM over nnz(G[:, A]) entries, or (when the
-    learner takes its dense-block path for a well-filled G[:, A]) a GEMM over the n x |A| block."""
-    out = {}
-    for chunk in trace.chunks:
-        for r in chunk.records():
-            if r.label == "influence_sparse_update":
-                assert r.step not in out
-                out[r.step] = r
-    return out
-
-
-def jm_update_macs(record, n, n_active, P):
-    """DESIGN §4: the off-diagonal part of J·M costs nnz(G[:, A])·P as a sparse product, or
-    n·|A|·P when done as a dense n x |A| block (record.nnz holds nnz(G[:, A]) in both cases)."""
-    assert record.kind in ("spmm", "gemm")
-    return record.nnz * P if record.kind == "spmm" else n * n_active * P
-
-
-def per_step(trace, label):
-    """{step: total MACs of ops with ``label``} and {step: (fired, support)}."""
-    macs: dict[int, int] = {}
-    sets = {}
+def per_op(trace):
+    """{op name: {step: (learner macs, learner nnz, derived effectual, derived dense)}} and
+    {step: StepRecord}."""
+    work = WorkModel(trace.header)
+    names = [op.name for op in trace.header.ops]
+    out: dict[str, dict[int, tuple[int, int, int, int]]] = {}
+    steps = {}
     for chunk in trace.chunks:
         for s in chunk.steps:
-            sets[s.step] = (s.fired, s.support)
-        for r in chunk.records():
-            if r.label == label:
-                macs[r.step] = macs.get(r.step, 0) + r.macs
-    return macs, sets
+            steps[s.step] = s
+        w = work.batch(chunk.step_ids, chunk.set_bits, chunk.ops)
+        for i in range(chunk.n_ops):
+            entry = out.setdefault(names[int(chunk.ops["op"][i])], {})
+            step = int(chunk.ops["step"][i])
+            assert step not in entry
+            entry[step] = (int(chunk.ops["macs"][i]), int(chunk.ops["nnz"][i]), int(w.effectual[i]), int(w.dense[i]))
+    return out, steps
 
 
 @pytest.fixture(scope="module")
@@ -70,113 +59,141 @@ def masks():
     return EGRU(**MODEL).masks
 
 
-def test_header_describes_the_model(traces):
+def test_header_declares_the_model_and_its_masks(traces):
     model = EGRU(**MODEL)
+    mk = model.masks
     for method, trace in traces.items():
         h = trace.header
         assert (h.method, h.n_in, h.n_hidden, h.n_out, h.dtype, h.seed) == (method, 5, 24, 3, "float64", 4)
-        for name, mask in model.masks.items():
-            assert h.mask_nnz_per_row[name] == mask.sum(axis=1).tolist()
-    assert traces["sparse_rtrl"].header.n_influence_columns == make_learner(model, "sparse_rtrl").layout.n_columns
-    assert traces["dense_rtrl"].header.n_influence_columns == make_learner(model, "dense_rtrl").layout.n_columns
-    assert trace_header(model, "bptt").n_influence_columns == 0
+        np.testing.assert_array_equal(h.patterns["R"].to_mask(), np.vstack([mk["R_u"], mk["R_r"], mk["R_z"]]))
+        np.testing.assert_array_equal(h.patterns["W_in"].to_mask(), np.vstack([mk["W_u"], mk["W_r"], mk["W_z"]]))
+        np.testing.assert_array_equal(h.patterns["G"].to_mask(), mk["R_u"] | mk["R_r"] | mk["R_z"])
+    for method in ("sparse_rtrl", "dense_rtrl"):
+        P = make_learner(model, method).layout.n_columns
+        assert traces[method].header.n_influence_columns == P
+        assert traces[method].header.tensor("influence").shape == (24, P)
+    assert trace_header(model, "bptt", history_steps=T).n_influence_columns == 0
+    assert traces["bptt"].header.tensor("history").shape[0] == T
 
 
-def test_active_sets_are_those_of_the_run(traces):
+def test_index_sets_are_those_of_the_run(traces):
     xs, targets = sequence()
     model = EGRU(**MODEL)
     learner = make_learner(model, "sparse_rtrl")
-    _, sets = per_step(traces["sparse_rtrl"], "influence_diag_scale")
-    gamma, eps = MODEL["pseudo_derivative"]
+    _, steps = per_op(traces["sparse_rtrl"])
+    eps = MODEL["pseudo_derivative"][1]
     for t, (x, target) in enumerate(zip(xs, targets)):
         v = learner.s - model.params["thr"]
-        np.testing.assert_array_equal(sets[t][0], np.flatnonzero(v > 0))
-        np.testing.assert_array_equal(sets[t][1], np.flatnonzero(np.abs(v) < eps))
+        np.testing.assert_array_equal(steps[t].fired, np.flatnonzero(v > 0))
+        np.testing.assert_array_equal(steps[t].support, np.flatnonzero(np.abs(v) < eps))
+        np.testing.assert_array_equal(steps[t].sets["input_nz"], np.flatnonzero(x))
         learner.step(x, int(target))
-    sizes = [np.union1d(*sets[t]).size for t in range(1, T)]
+        if t + 1 < T:  # the new state's sets are the next step's previous-state sets (no reset here)
+            np.testing.assert_array_equal(steps[t].sets["fired_out"], steps[t + 1].fired)
+            np.testing.assert_array_equal(steps[t].sets["support_out"], steps[t + 1].support)
+    sizes = [np.union1d(steps[t].fired, steps[t].support).size for t in range(1, T)]
     assert 0 < np.mean(sizes) < MODEL["n_hidden"]  # the test exercises a partial active set
 
 
-def test_sparse_rtrl_macs_equal_design_formula(traces):
-    """Per step, with A = fired ∪ support of s_{t-1} (as recorded), G's structure U = R_u|R_r|R_z:
-    J·M costs (n + nnz(U[:, A])) · P MACs (diag scale n·P + sparse update nnz·P); building
-    G[:, A] costs 4·nnz; the forward products touch the kept weights whose source is non-zero;
-    the immediate scatter adds one value per live weight, bias (4n), threshold (nnz + |A|);
-    the gradient contraction reads |A_t| rows of M."""
+def design_counts(t, steps, xs):
+    """DESIGN §4's per-step counts from the masks and the recorded sets (independent of the code)."""
+    mk = masks()
+    n = MODEL["n_hidden"]
+    union = mk["R_u"] | mk["R_r"] | mk["R_z"]
+    s = steps[t]
+    active = np.union1d(s.fired, s.support)
+    now = np.union1d(s.sets["fired_out"], s.sets["support_out"])
+    live_in = sum(int(mk[w][:, xs[t] != 0].sum()) for w in ("W_u", "W_r", "W_z"))
+    live_rec = sum(int(mk[r][:, s.fired].sum()) for r in ("R_u", "R_r", "R_z"))
+    g_nnz = int(union[:, active].sum())
+    j_nnz = g_nnz + int(np.sum(~(union[np.arange(n), np.arange(n)] & np.isin(np.arange(n), active))))  # + diagonal
+    return dict(active=active.size, now=now.size, live_in=live_in, live_rec=live_rec, g_nnz=g_nnz, j_nnz=j_nnz,
+                fired_out=s.sets["fired_out"].size)
+
+
+def test_sparse_rtrl_work_equals_design_formula(traces):
+    """Per step, A = fired ∪ support of s_{t-1}, U = R_u|R_r|R_z: J·M costs (n + nnz(U[:, A]))·P
+    (diagonal scale on the accumulate pass + sparse update); building G[:, A] 4·nnz; the forward
+    products touch the kept weights whose source is non-zero; the immediate scatter one value per
+    live weight, bias (4n) and threshold entry (nnz + |A|); the contraction |A_t|·P. The derived
+    effectual work equals these, and so do the learner's own counts where it skips zeros."""
     xs, targets = sequence()
-    trace = traces["sparse_rtrl"]
+    work, steps = per_op(traces["sparse_rtrl"])
     mk = masks()
     n = MODEL["n_hidden"]
     P = sum(int(m.sum()) for m in mk.values()) + 5 * n
-    assert trace.header.n_influence_columns == P
-    union = mk["R_u"] | mk["R_r"] | mk["R_z"]
-    got = {lbl: per_step(trace, lbl)[0] for lbl in (
-        "influence_diag_scale", "influence_sparse_update", "jacobian_build", "input_projection",
-        "recurrent_product", "immediate_scatter", "gradient_contraction")}
-    _, sets = per_step(trace, "readout")
-    updates = update_records(trace)
     for t in range(T):
-        fired, support = sets[t]
-        active = np.union1d(fired, support)
-        g_nnz = int(union[:, active].sum())
-        live_in = sum(int(mk[w][:, xs[t] != 0].sum()) for w in ("W_u", "W_r", "W_z"))
-        live_rec = sum(int(mk[r][:, fired].sum()) for r in ("R_u", "R_r", "R_z"))
-        assert got["influence_diag_scale"][t] == n * P
-        update = updates[t]
-        assert update.nnz == g_nnz and update.k == active.size and update.n == P
-        assert got["influence_sparse_update"][t] == jm_update_macs(update, n, active.size, P)
-        assert got["jacobian_build"][t] == 4 * g_nnz
-        assert got["input_projection"][t] == live_in
-        assert got["recurrent_product"][t] == live_rec
-        assert got["immediate_scatter"][t] == live_in + live_rec + 4 * n + g_nnz + active.size
-        if targets[t] >= 0 and t + 1 < T:
-            next_active = np.union1d(*sets[t + 1])
-            assert got["gradient_contraction"][t] == next_active.size * P
-        elif targets[t] < 0:
-            assert t not in got["gradient_contraction"]
+        c = design_counts(t, steps, xs)
+        update = work["influence_update"].get(t) or work["influence_update_dense"][t]
+        expected = {
+            "input_projection": c["live_in"], "recurrent_product": c["live_rec"], "jacobian_build": 4 * c["g_nnz"],
+            "immediate_scatter": c["live_in"] + c["live_rec"] + 4 * n + c["g_nnz"] + c["active"],
+        }
+        for name, value in expected.items():
+            learner_macs, _, effectual, _ = work[name][t]
+            assert effectual == learner_macs == value, (name, t)
+        assert update[2] == (n + c["g_nnz"]) * P and update[1] == c["g_nnz"]
+        assert update[3] == (n + n * c["active"]) * P  # dense extent: diagonal + the n x |A| block
+        assert update[0] == (update[2] if t in work["influence_update"] else update[3])
+        if targets[t] >= 0:
+            assert work["contraction"][t][:3] == (c["now"] * P, c["now"], c["now"] * P)
+            assert work["readout_grad"][t][2] == MODEL["n_out"] * c["fired_out"]
+        else:
+            assert t not in work["contraction"] and t not in work["readout_grad"]
 
 
-def test_dense_versus_sparse_ratio(traces):
-    """Same run: identical active sets; dense J·M costs n²·P_dense, sparse (n + nnz(U[:, A]))·P_sparse
-    (or (n + n·|A|)·P_sparse on the dense-block path), so their per-step ratio is exactly
-    n²·P_dense / ((n + off-diagonal)·P_sparse)."""
-    sparse, dense = traces["sparse_rtrl"], traces["dense_rtrl"]
-    n, n_in = MODEL["n_hidden"], MODEL["n_in"]
+def test_dense_rtrl_declares_the_zeros_it_multiplies(traces):
+    """Same run: identical sets. Dense RTRL multiplies all n² x P_all, but the effectual work the
+    simulator derives from its declared structure is nnz(J) x P_kept, with J = U[:, A] ∪ diagonal,
+    and its contraction is |A_t| x P_kept: the zeros a skipping accelerator can drop."""
+    xs, _ = sequence()
+    sparse_work, s_steps = per_op(traces["sparse_rtrl"])
+    dense_work, d_steps = per_op(traces["dense_rtrl"])
     mk = masks()
-    union = mk["R_u"] | mk["R_r"] | mk["R_z"]
+    n, n_in = MODEL["n_hidden"], MODEL["n_in"]
     p_dense = 3 * n * (n + n_in) + 5 * n
-    p_sparse = sum(int(m.sum()) for m in mk.values()) + 5 * n
-    assert dense.header.n_influence_columns == p_dense
-    d_upd, d_sets = per_step(dense, "influence_sparse_update")
-    s_upd, s_sets = per_step(sparse, "influence_sparse_update")
-    s_records = update_records(sparse)
-    s_diag, _ = per_step(sparse, "influence_diag_scale")
-    total_dense = total_sparse = 0
+    p_kept = sum(int(m.sum()) for m in mk.values()) + 5 * n
     for t in range(T):
-        for a, b in zip(d_sets[t], s_sets[t]):
-            np.testing.assert_array_equal(a, b)
-        active = np.union1d(*s_sets[t])
-        assert s_records[t].nnz == int(union[:, active].sum())
-        off_diagonal = jm_update_macs(s_records[t], n, active.size, p_sparse) // p_sparse
-        assert d_upd[t] == n * n * p_dense
-        expected_ratio = (n * n * p_dense) / ((n + off_diagonal) * p_sparse)
-        assert d_upd[t] / (s_upd[t] + s_diag[t]) == pytest.approx(expected_ratio, rel=1e-12)
-        total_dense += d_upd[t]
-        total_sparse += s_upd[t] + s_diag[t]
-    # With this model the saving is large: masks shrink P ~4x and the active set shrinks G.
-    assert total_dense / total_sparse > 5
+        for name in ("fired", "support", "input_nz", "fired_out", "support_out"):
+            np.testing.assert_array_equal(d_steps[t].sets[name], s_steps[t].sets[name])
+        c = design_counts(t, d_steps, xs)
+        learner_macs, _, effectual, dense = dense_work["influence_update"][t]
+        assert learner_macs == dense == n * n * p_dense
+        assert effectual == c["j_nnz"] * p_kept
+        assert dense_work["input_projection"][t][2:] == (c["live_in"], 3 * n * n_in)
+        scattered = 3 * n * n_in + 3 * n * n + 4 * n + n * n + n
+        assert dense_work["immediate_scatter"][t][3] == scattered == dense_work["immediate_scatter"][t][0]
+        assert dense_work["immediate_scatter"][t][2] == sparse_work["immediate_scatter"][t][2]
+        if t in dense_work["contraction"]:
+            assert dense_work["contraction"][t][2:] == (c["now"] * p_kept, n * p_dense)
+    total_dense = sum(v[0] for v in dense_work["influence_update"].values())
+    total_sparse = sum((sparse_work["influence_update"].get(t) or sparse_work["influence_update_dense"][t])[0]
+                       for t in range(T))
+    assert total_dense / total_sparse > 5  # masks shrink P ~4x and the active set shrinks G
 
 
-def test_bptt_trace_has_forward_steps_then_one_backward_step(traces):
-    trace = traces["bptt"]
-    steps = [s.step for c in trace.chunks for s in c.steps]
-    assert steps == list(range(T + 1))
-    records = [r for c in trace.chunks for r in c.records()]
-    backward = [r for r in records if r.label == "bptt_backward" and r.macs > 0]
-    assert [r.step for r in backward] == [T]
-    assert not any(r.label.startswith("influence") for r in records)
-    history_written = sum(r.bytes_written.get("history", 0) for r in records)
-    assert history_written == sum(r.bytes_read.get("history", 0) for r in backward) > 0
+def test_bptt_records_its_backward_pass_step_by_step(traces):
+    """T forward steps, then one backward step per stored step in reverse, each with the sets of
+    the step it reverses and its history row; the history is written once per forward step."""
+    xs, _ = sequence()
+    work, steps = per_op(traces["bptt"])
+    assert sorted(steps) == list(range(2 * T))
+    for k in range(T):
+        back, forward = steps[T + k], steps[T - 1 - k]
+        np.testing.assert_array_equal(back.sets["history_row"], [T - 1 - k])
+        np.testing.assert_array_equal(forward.sets["history_row"], [T - 1 - k])
+        for name in ("fired", "support", "input_nz"):
+            np.testing.assert_array_equal(back.sets[name], forward.sets[name])
+    assert sorted(work["history_write"]) == list(range(T))
+    assert sorted(work["backward_recurrent"]) == list(range(T, 2 * T))
+    mk = masks()
+    r_nnz = sum(int(mk[r].sum()) for r in ("R_u", "R_r", "R_z"))
+    for t in range(T, 2 * T):
+        c = design_counts(t, steps, np.concatenate([xs, xs[::-1]]))
+        assert work["backward_recurrent"][t][2] == r_nnz
+        assert work["backward_grad_input"][t][2] == c["live_in"]
+        assert work["backward_grad_recurrent"][t][2] == c["live_rec"]
+    assert not any(name.startswith("influence") for name in work)
 
 
 def test_recording_does_not_change_the_learning(tmp_path):

@@ -10,39 +10,28 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accel_sim.errors import TraceFormatError
+from accel_sim.trace.header import Pattern
 from accel_sim.trace.io import TraceReader, TraceWriter, read_trace, write_trace
-from accel_sim.trace.schema import (
-    LABELS, OP_KINDS, TENSORS, Label, ListRecorder, OpKind, OpRecord, Tensor, TraceChunk, TraceHeader,
-)
+from accel_sim.trace.schema import OP_COLUMNS, ListRecorder, OpRecord, SetLayout, TraceChunk, op_row, record_rows, rows_to_records
 
-N_HIDDEN = 12
-
-
-def header(**changes) -> TraceHeader:
-    base = TraceHeader(method="sparse_rtrl", n_in=3, n_hidden=N_HIDDEN, n_out=2, dtype="float32",
-                       weight_density=0.1, seed=7, n_influence_columns=99,
-                       mask_nnz_per_row={"R_u": [1, 2, 0]}, provenance={"config": '{"a": 1}'})
-    return dataclasses.replace(base, **changes)
-
+from .helpers import N_HIDDEN, N_OPS, header
 
 counts = st.integers(0, 2**40)
-byte_dicts = st.dictionaries(st.sampled_from(TENSORS), st.integers(1, 2**40), max_size=4)
 unit_sets = st.lists(st.integers(0, N_HIDDEN - 1), unique=True, max_size=N_HIDDEN).map(
     lambda v: np.array(sorted(v), np.int32))
 
 
 @st.composite
 def op_records(draw, step: int) -> OpRecord:
-    return OpRecord(step=step, kind=draw(st.sampled_from(OP_KINDS)), label=draw(st.sampled_from(LABELS)),
-                    m=draw(counts), k=draw(counts), n=draw(counts), nnz=draw(counts), macs=draw(counts),
-                    index_count=draw(counts), bytes_read=draw(byte_dicts), bytes_written=draw(byte_dicts))
+    return OpRecord(step=step, op=draw(st.integers(0, N_OPS - 1)), macs=draw(counts), nnz=draw(counts))
 
 
 @st.composite
 def recordings(draw):
-    """A list of steps: (step id, fired, support, ops recorded in that step)."""
-    steps = []
-    for t in range(draw(st.integers(1, 12))):
+    """A list of steps: (step id, fired, support, ops recorded in that step); step ids increase."""
+    steps, t = [], 0
+    for _ in range(draw(st.integers(1, 12))):
+        t += draw(st.integers(1, 3))
         ops = draw(st.lists(op_records(t), max_size=6))
         steps.append((t, draw(unit_sets), draw(unit_sets), ops))
     return steps
@@ -50,7 +39,7 @@ def recordings(draw):
 
 def replay(steps, recorder) -> None:
     for t, fired, support, ops in steps:
-        recorder.begin_step(t, fired, support)
+        recorder.begin_step(t, {"fired": fired, "support": support})
         for rec in ops:
             recorder.op(rec)
         recorder.end_step()
@@ -88,31 +77,46 @@ def test_write_trace_of_chunks_round_trips(tmp_path, steps, compression):
     path = tmp_path / "c.arrows"
     rec = ListRecorder()
     replay(steps, rec)
+    layout = SetLayout.of(header())
     half = len(rec.steps) // 2
-    chunks = [TraceChunk.from_records(rec.steps[:half], [r for r in rec.ops if r.step < half]),
-              TraceChunk.from_records(rec.steps[half:], [r for r in rec.ops if r.step >= half])]
+    cut = rec.steps[half].step if half < len(rec.steps) else None
+    chunks = [TraceChunk.from_records(layout, rec.steps[:half], [r for r in rec.ops if cut is None or r.step < cut]),
+              TraceChunk.from_records(layout, rec.steps[half:], [r for r in rec.ops if cut is not None and r.step >= cut])]
     write_trace(path, header(), chunks, compression=compression)
     back = read_trace(path)
     assert len(back.chunks) == 2
     for got, exp in zip(back.chunks, chunks):
+        np.testing.assert_array_equal(got.step_ids, exp.step_ids)
+        np.testing.assert_array_equal(got.set_bits, exp.set_bits)
         assert set(got.ops) == set(exp.ops)
         for col in exp.ops:
             np.testing.assert_array_equal(got.ops[col], exp.ops[col], err_msg=col)
             assert got.ops[col].dtype == exp.ops[col].dtype
 
 
-def test_enum_keys_and_trainer_ops_after_end_step(tmp_path):
+def test_ops_by_name_and_trainer_ops_after_end_step(tmp_path):
     path = tmp_path / "e.arrows"
     with TraceWriter(path, header(), steps_per_chunk=1) as w:
         for t in range(3):
-            w.begin_step(t, np.array([1, 2]), np.array([5]))
-            w.op(OpRecord(t, OpKind.GEMM, Label.READOUT, 2, 12, 1, macs=24, bytes_read={Tensor.WEIGHTS: 96}))
+            w.begin_step(t, {"fired": np.array([1, 2]), "support": np.array([5])})
+            w.op(OpRecord(t, "product", macs=24))
             w.end_step()
-            w.op(OpRecord(t, "elementwise", "weight_update", macs=5, bytes_written={"weights": 20}))
+            w.op(OpRecord(t, 2, macs=5))  # recorded after end_step: still this step
     _, steps, ops = read_back(path)
     assert [s.step for s in steps] == [0, 1, 2]
-    assert [(r.step, r.label) for r in ops] == [(t, lbl) for t in range(3) for lbl in ("readout", "weight_update")]
-    assert ops[0].bytes_read == {"weights": 96} and ops[1].bytes_written == {"weights": 20}
+    assert [(r.step, r.op, r.macs) for r in ops] == [(t, op, m) for t in range(3) for op, m in ((0, 24), (2, 5))]
+
+
+def test_sets_given_as_masks_equal_sets_given_as_indices(tmp_path):
+    fired = np.zeros(N_HIDDEN, bool)
+    fired[[0, 3, 11]] = True
+    for i, sets in enumerate(({"fired": fired}, {"fired": np.array([11, 0, 3])})):
+        with TraceWriter(tmp_path / f"{i}.arrows", header()) as w:
+            w.begin_step(0, sets)
+    a, b = (read_trace(tmp_path / f"{i}.arrows").chunks[0].steps[0] for i in range(2))
+    np.testing.assert_array_equal(a.fired, [0, 3, 11])
+    np.testing.assert_array_equal(a.fired, b.fired)
+    assert a.support.size == 0
 
 
 def test_crashed_writer_leaves_only_a_partial_file_that_readers_reject(tmp_path):
@@ -120,8 +124,8 @@ def test_crashed_writer_leaves_only_a_partial_file_that_readers_reject(tmp_path)
     with pytest.raises(RuntimeError):
         with TraceWriter(path, header(), steps_per_chunk=1) as w:
             for t in range(4):
-                w.begin_step(t, np.array([0]), np.array([0]))
-                w.op(OpRecord(t, "gemm", "readout", macs=1))
+                w.begin_step(t, {"fired": [0]})
+                w.op(OpRecord(t, 0, macs=1))
                 w.end_step()
             raise RuntimeError("learner crashed")
     assert not path.exists()
@@ -135,8 +139,8 @@ def test_reader_can_iterate_twice_and_reports_totals(tmp_path):
     path = tmp_path / "r.arrows"
     with TraceWriter(path, header(), steps_per_chunk=2) as w:
         for t in range(5):
-            w.begin_step(t, np.zeros(0), np.zeros(0))
-            w.op(OpRecord(t, "scatter", "immediate_scatter", nnz=3, macs=3, index_count=6))
+            w.begin_step(t)
+            w.op(OpRecord(t, 2, nnz=3, macs=3))
     reader = TraceReader(path)
     first = [c.n_ops for c in reader.chunks()]
     second = [c.n_ops for c in reader.chunks()]
@@ -144,11 +148,22 @@ def test_reader_can_iterate_twice_and_reports_totals(tmp_path):
     assert reader.totals == (3, 5, 5)
 
 
+def test_mask_change_records_round_trip(tmp_path):
+    path = tmp_path / "m.arrows"
+    with TraceWriter(path, header()) as w:
+        w.begin_step(0)
+        w.begin_step(4)
+        w.mask_change(4, "mask", removed=[0, 17], added=[1, 140])
+    changes = [m for c in read_trace(path).chunks for m in c.mask_changes]
+    assert [(m.step, m.pattern, m.removed.tolist(), m.added.tolist()) for m in changes] == [(4, "mask", [0, 17], [1, 140])]
+
+
 @pytest.mark.parametrize(
     "bad, match",
-    [({"method": "magic"}, "method"), ({"n_hidden": -1}, "n_hidden"), ({"weight_density": 1.5}, "weight_density"),
-     ({"mask_nnz_per_row": {"R_u": [-1]}}, "mask_nnz_per_row"), ({"provenance": {"a": 1}}, "provenance"),
-     ({"schema": "rtrl-trace/2"}, "rtrl-trace/2")],
+    [({"method": "not a name"}, "method"), ({"n_hidden": -1}, "n_hidden"), ({"weight_density": 1.5}, "weight_density"),
+     ({"provenance": {"a": 1}}, "provenance"), ({"schema": "rtrl-trace/1"}, "rtrl-trace/1"),
+     ({"patterns": {"mask": Pattern((12, 12), np.zeros(13, np.int64), np.zeros(1, np.int64))}}, "indptr ends"),
+     ({"patterns": {}}, "unknown pattern 'mask'")],
 )
 def test_writer_refuses_bad_headers(tmp_path, bad, match):
     with pytest.raises(ValueError, match=match):
@@ -158,12 +173,25 @@ def test_writer_refuses_bad_headers(tmp_path, bad, match):
 def test_writer_refuses_bad_records(tmp_path):
     with TraceWriter(tmp_path / "b.arrows", header()) as w:
         with pytest.raises(ValueError, match="before the first begin_step"):
-            w.op(OpRecord(0, "gemm", "readout"))
-        w.begin_step(0, [], [])
-        with pytest.raises(ValueError, match="unknown"):
-            w.op(OpRecord(0, "gemm", "not_a_label"))
-        with pytest.raises(ValueError, match="unknown"):
-            w.op(OpRecord(0, "gemm", "readout", bytes_read={"cache": 3}))
+            w.op(OpRecord(0, 0))
+        with pytest.raises(ValueError, match="not a per-step set"):
+            w.begin_step(0, {"kept": [1]})  # static, not per step
+        with pytest.raises(ValueError, match=r"indices must be integers in \[0, 12\)"):
+            w.begin_step(0, {"fired": [12]})
+        w.begin_step(0)
+        with pytest.raises(ValueError, match="does not declare"):
+            w.op(OpRecord(0, "no_such_op"))
+        w.op(OpRecord(0, N_OPS))  # an id outside the declared ops is caught when the chunk is encoded
+        with pytest.raises(ValueError, match="op id outside"):
+            w.flush()
+        w.abort()
+    with TraceWriter(tmp_path / "c.arrows", header(), steps_per_chunk=1) as w:
+        w.begin_step(3)
+        w.begin_step(5)
+        with pytest.raises(ValueError, match="steps must increase"):
+            w.begin_step(5)
+            w.flush()
+        w.abort()
 
 
 @given(st.lists(st.tuples(unit_sets, unit_sets, st.lists(op_records(0), max_size=6)), min_size=1, max_size=5))
@@ -171,14 +199,12 @@ def test_writer_refuses_bad_records(tmp_path):
 def test_op_rows_write_what_op_writes(tmp_path, steps):
     """Rows (op_row of each record) handed over at once give the file that one op() per record gives,
     and rows_to_records inverts op_row."""
-    from accel_sim.trace.schema import op_row, record_rows, rows_to_records
-
     paths = [tmp_path / "by_op.arrows", tmp_path / "by_rows.arrows"]
     for path, by_rows in zip(paths, (False, True)):
         with TraceWriter(path, header()) as w:
             for t, (fired, support, records) in enumerate(steps):
                 records = [dataclasses.replace(r, step=t) for r in records]
-                w.begin_step(t, fired, support)
+                w.begin_step(t, {"fired": fired, "support": support})
                 if by_rows and records:
                     rows = np.array([op_row(r) for r in records], np.int64)
                     assert rows_to_records(rows) == records
@@ -193,18 +219,16 @@ def test_op_rows_write_what_op_writes(tmp_path, steps):
 
 
 def test_bad_op_rows_are_refused(tmp_path):
-    from accel_sim.trace.schema import OP_COLUMNS, record_rows
-
     with TraceWriter(tmp_path / "t.arrows", header()) as w:
         with pytest.raises(ValueError, match="before the first begin_step"):
             w.op_rows(np.zeros((1, len(OP_COLUMNS)), np.int64))
-        w.begin_step(0, [], [])
+        w.begin_step(0)
         with pytest.raises(ValueError, match="shape"):
             w.op_rows(np.zeros((1, 3), np.int64))
         bad = np.zeros((1, len(OP_COLUMNS)), np.int64)
-        bad[0, 1] = len(OP_KINDS)  # no such kind
+        bad[0, 2] = -5  # negative MACs
         w.op_rows(bad)
-        with pytest.raises(ValueError, match="kind or label"):
+        with pytest.raises(ValueError, match="negative counts"):
             w.flush()
         w.abort()
 
@@ -216,5 +240,5 @@ def test_bad_op_rows_are_refused(tmp_path):
             self.ops.append(record)
 
     rec = OpsOnly()
-    record_rows(rec, np.zeros((2, len(OP_COLUMNS)), np.int64))
-    assert [r.kind for r in rec.ops] == [OP_KINDS[0], OP_KINDS[0]]
+    record_rows(rec, np.array([[0, 1, 5, 0], [0, 2, 6, 1]], np.int64))
+    assert [(r.op, r.macs) for r in rec.ops] == [(1, 5), (2, 6)]

@@ -1,0 +1,360 @@
+"""The work of every op, derived from the header's declarations and each step's index sets.
+
+For each op of a batch of steps (vectorised over the steps):
+
+* its **domain**: the part of each operand it touches (the tensor, sliced to the part's rows /
+  cols index sets; a ``compact`` tensor's domain holds only its pattern's entries), and the
+  **non-zeros** in that domain (the tensor's pattern, its rows / cols restrictions, its diagonal);
+* ``dense``: the operations if every element of the domain is processed, zeros included
+  (matmul: m x k x n over the slices; elementwise: z's elements x per_element; scatter, gather,
+  reduction: a's elements x per_element; index_decode: a's elements);
+* ``effectual``: the operations whose operands are all non-zero (matmul: the pairs
+  A[i, k] != 0 and B[k, j] != 0, i.e. sum over k of the non-zeros in A's column k times those in
+  B's row k; for an outer product (k = 1) whose output has a structure, only the outputs it holds;
+  a ``scale``d matmul adds one multiply per (non-zero) element of z);
+* ``index_count``: indices decoded per step: the members of per-step slicing sets and of the set
+  an index_decode produces.
+
+These are properties of the trace alone (the learner's ``macs`` are kept only to cross-check
+them); what the hardware does with zeros is the simulator's choice (``accel_sim.engine.demand``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from accel_sim.trace.header import MATMUL_KINDS, OP_KINDS, OpDecl, Part, Tensor, TraceHeader, set_names
+from accel_sim.trace.schema import SetLayout
+
+ROLE_A, ROLE_B, ROLE_Z = 0, 1, 2
+
+
+@dataclass
+class PartWork:
+    """One row per operand part of every op of a batch: ``op_index`` (into the batch's ops),
+    ``tensor`` (index into ``header.tensors``), ``role`` (ROLE_A / ROLE_B / ROLE_Z), ``dense``
+    (elements of its domain), ``nonzero`` (non-zero elements in it), ``structured`` (the tensor
+    declares a pattern, restrictions or a diagonal: its non-zeros carry coordinates)."""
+
+    op_index: np.ndarray
+    tensor: np.ndarray
+    role: np.ndarray
+    dense: np.ndarray
+    nonzero: np.ndarray
+    structured: np.ndarray
+
+
+@dataclass
+class OpWork:
+    """Per op of a batch (arrays of length n_ops, in the batch's op order). ``kind``: code into
+    OP_KINDS; ``label``: code into ``header.labels``; ``m, k, n``: a matmul's extents over its
+    slices (other ops: m = the elements ``dense`` counts, k = n = 1); ``dense`` / ``effectual``:
+    operations (MACs for matmuls); ``index_count``: indices decoded; ``accumulate``: z is
+    read-modify-written; ``per_element``: operations per element (1 for matmuls); ``parts``: the
+    operands' domains."""
+
+    step: np.ndarray
+    op: np.ndarray
+    kind: np.ndarray
+    label: np.ndarray
+    m: np.ndarray
+    k: np.ndarray
+    n: np.ndarray
+    dense: np.ndarray
+    effectual: np.ndarray
+    index_count: np.ndarray
+    accumulate: np.ndarray
+    per_element: np.ndarray
+    parts: PartWork
+
+    @property
+    def n_ops(self) -> int:
+        return int(self.step.shape[0])
+
+
+class _Frame:
+    """A tensor as one op sees it (after the part's transpose): shape, pattern (scipy CSR and its
+    counts), non-zero restrictions, diagonal, compactness and the part's slices."""
+
+    def __init__(self, tensor: Tensor, part: Part, patterns: dict) -> None:
+        r, c = tensor.shape
+        nz_rows, nz_cols = tensor.rows, tensor.cols
+        pattern = patterns[tensor.pattern] if tensor.pattern is not None else None
+        if part.transpose:
+            r, c, nz_rows, nz_cols = c, r, nz_cols, nz_rows
+            pattern = pattern.T.tocsr() if pattern is not None else None
+        self.shape = (r, c)
+        self.pattern = pattern
+        if pattern is not None:
+            self.colcnt = np.asarray(pattern.getnnz(axis=0), np.int64)
+            self.rowcnt = np.asarray(pattern.getnnz(axis=1), np.int64)
+            self.nnz = int(pattern.nnz)
+            self.pdiag = _diag_presence(pattern, min(r, c))
+        self.nz_rows, self.nz_cols = nz_rows, nz_cols
+        self.diagonal, self.compact = tensor.diagonal, tensor.compact
+        self.rows, self.cols = part.rows, part.cols
+        self.structured = pattern is not None or nz_rows is not None or nz_cols is not None or tensor.diagonal
+
+
+def _diag_presence(pattern: sp.csr_matrix, d: int) -> np.ndarray:
+    """(d,) whether the pattern holds entry (i, i) (explicit entries count, whatever their value)."""
+    out = np.zeros(d, bool)
+    coo = pattern.tocoo()
+    on = (coo.row == coo.col) & (coo.row < d)
+    out[coo.row[on]] = True
+    return out
+
+
+def _and(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a & b
+
+
+def _cnt(mask, size: int, r: int) -> np.ndarray:
+    """(r,) members of a (r or 1, size) mask per row (``size`` when None)."""
+    if mask is None:
+        return np.full(r, size, np.int64)
+    return np.broadcast_to(mask.sum(axis=1, dtype=np.int64), (r,))
+
+
+class WorkModel:
+    """Derives :class:`OpWork` for batches of one trace (build once per trace)."""
+
+    def __init__(self, header: TraceHeader) -> None:
+        self.header = header
+        self.layout = SetLayout.of(header)
+        self.static = {s.name: _static_mask(s.size, s.members) for s in header.index_sets if not s.per_step}
+        patterns = {name: sp.csr_matrix((np.ones(p.nnz, np.int8), p.indices, p.indptr), shape=p.shape)
+                    for name, p in header.patterns.items()}
+        tensor_index = {t.name: i for i, t in enumerate(header.tensors)}
+        labels = header.labels
+        self._ops = []
+        for decl in header.ops:
+            frames = {role: [(tensor_index[p.tensor], _Frame(header.tensor(p.tensor), p, patterns)) for p in parts]
+                      for role, parts in (("a", decl.a), ("b", decl.b), ("z", decl.z))}
+            self._ops.append((decl, frames, OP_KINDS.index(decl.kind), labels.index(decl.label)))
+
+    # ------------------------------------------------------------------ set masks
+
+    def _masks(self, bits: np.ndarray):
+        cache: dict[str, np.ndarray] = {}
+
+        def expr(e: str | None, rows: np.ndarray):
+            """(len(rows) or 1, size) bool membership of set expression ``e`` for the batch steps ``rows``."""
+            if e is None:
+                return None
+            out = None
+            for name in set_names(e):
+                if name in self.static:
+                    m = self.static[name][None, :]
+                else:
+                    if name not in cache:
+                        cache[name] = self.layout.masks(bits, name)
+                    m = cache[name][rows]
+                out = m if out is None else (out | m)
+            return out
+
+        return expr
+
+    # ------------------------------------------------------------------ per batch
+
+    def batch(self, step_ids: np.ndarray, set_bits: np.ndarray, ops: dict[str, np.ndarray]) -> OpWork:
+        """Work of the ops ``ops`` (columns step, op, ...) of the steps ``step_ids`` whose index
+        sets are ``set_bits`` (steps, layout.stride)."""
+        n_ops = int(ops["step"].shape[0])
+        step_of = np.searchsorted(step_ids, ops["step"]) if n_ops else np.zeros(0, np.int64)
+        expr = self._masks(set_bits)
+        out = {name: np.zeros(n_ops, np.int64) for name in ("m", "k", "n", "dense", "effectual", "index_count")}
+        kind = np.zeros(n_ops, np.int8)
+        label = np.zeros(n_ops, np.int16)
+        accumulate = np.zeros(n_ops, bool)
+        per_element = np.ones(n_ops, np.int64)
+        parts: list[tuple[np.ndarray, int, int, np.ndarray, np.ndarray, bool]] = []
+        op_ids = ops["op"]
+        for oid in np.unique(op_ids).tolist() if n_ops else []:
+            rows = np.flatnonzero(op_ids == oid)
+            decl, frames, kind_code, label_code = self._ops[oid]
+            kind[rows], label[rows], accumulate[rows] = kind_code, label_code, decl.accumulate
+            per_element[rows] = 1 if decl.kind in MATMUL_KINDS else decl.per_element
+            res = self._op(decl, frames, step_of[rows], expr)
+            for name, values in res.items():
+                if name != "parts":
+                    out[name][rows] = values
+            for t, role, dense, nonzero, structured in res["parts"]:
+                parts.append((rows, t, role, dense, nonzero, structured))
+        return OpWork(
+            step=ops["step"], op=op_ids, kind=kind, label=label, accumulate=accumulate, per_element=per_element,
+            parts=_stack_parts(parts), **out)
+
+    def _op(self, decl: OpDecl, frames, steps: np.ndarray, expr) -> dict:
+        r = steps.shape[0]
+        part_rows = []
+        for role_name, role in (("a", ROLE_A), ("b", ROLE_B), ("z", ROLE_Z)):
+            for t, f in frames[role_name]:
+                dense, nonzero = self._count(f, steps, expr, r)
+                part_rows.append([t, role, dense, nonzero, f.structured])
+        index_count = np.zeros(r, np.int64)
+        seen = set()
+        for role_name in ("a", "b", "z"):
+            for _, f in frames[role_name]:
+                for e in (f.rows, f.cols):
+                    if e is not None and e not in seen and any(n not in self.static for n in set_names(e)):
+                        seen.add(e)
+                        index_count += _cnt(expr(e, steps), 0, r)
+        pe = decl.per_element
+        if decl.kind in MATMUL_KINDS:
+            (ta, fa), (tb, fb), (tz, fz) = frames["a"][0], frames["b"][0], frames["z"][0]
+            m = _cnt(expr(fa.rows, steps), fa.shape[0], r)
+            k = _cnt(expr(fa.cols, steps), fa.shape[1], r)
+            n = _cnt(expr(fb.cols, steps), fb.shape[1], r)
+            effectual = self._pairs(fa, fb, fz, steps, expr, r)
+            dense = m * k * n
+            if decl.scale:  # z <- s * z + a @ b: one multiply per element of z
+                dense = dense + m * n
+                effectual = effectual + part_rows[2][3]
+            # a matmul's operands are dense tiles on a dense datapath: domains m x k, k x n, m x n
+            part_rows[0][2], part_rows[1][2], part_rows[2][2] = m * k, k * n, m * n
+            return {"m": m, "k": k, "n": n, "dense": dense, "effectual": effectual, "index_count": index_count,
+                    "parts": part_rows}
+        roles = ROLE_Z if decl.kind == "elementwise" else ROLE_A
+        dense = sum((p[2] for p in part_rows if p[1] == roles), np.zeros(r, np.int64)) * pe
+        nonzero = sum((p[3] for p in part_rows if p[1] == roles), np.zeros(r, np.int64)) * pe
+        if decl.kind == "index_decode":
+            nonzero = dense
+            index_count = index_count + _cnt(expr(decl.produces, steps), 0, r)
+        one = np.ones(r, np.int64)
+        return {"m": dense // pe, "k": one, "n": one, "dense": dense, "effectual": nonzero,
+                "index_count": index_count, "parts": part_rows}
+
+    def _count(self, f: _Frame, steps, expr, r: int) -> tuple[np.ndarray, np.ndarray]:
+        """(dense, nonzero) elements of a part's domain, per op row."""
+        rs, cs = expr(f.rows, steps), expr(f.cols, steps)
+        rn, cn = _and(rs, expr(f.nz_rows, steps)), _and(cs, expr(f.nz_cols, steps))
+        R, C = f.shape
+        nonzero = self._entries(f, rn, cn, r) + self._diag_extra(f, rs, cs, rn, cn, r)
+        if f.compact:
+            dense = self._entries(f, rs, cs, r) + self._diag_extra(f, rs, cs, rs, cs, r)
+        else:
+            dense = _cnt(rs, R, r) * _cnt(cs, C, r)
+        return dense, nonzero
+
+    @staticmethod
+    def _entries(f: _Frame, rm, cm, r: int) -> np.ndarray:
+        """Entries of the frame's pattern (or of the full shape) inside rows ``rm`` x cols ``cm``."""
+        R, C = f.shape
+        if f.pattern is None:
+            return _cnt(rm, R, r) * _cnt(cm, C, r)
+        if rm is None and cm is None:
+            return np.full(r, f.nnz, np.int64)
+        if rm is None:
+            return np.broadcast_to(cm.astype(np.int64) @ f.colcnt, (r,)).copy()
+        if cm is None:
+            return np.broadcast_to(rm.astype(np.int64) @ f.rowcnt, (r,)).copy()
+        per_col = _row_mask_times_pattern(rm, f.pattern)  # (rows, C): pattern entries in rm, per column
+        return np.broadcast_to((per_col * cm).sum(axis=1, dtype=np.int64), (r,)).copy()
+
+    @staticmethod
+    def _diag_extra(f: _Frame, rs, cs, rn, cn, r: int) -> np.ndarray:
+        """Diagonal entries inside the slice (rs x cs) not already counted as non-zero (rn x cn)."""
+        if not f.diagonal:
+            return np.zeros(r, np.int64)
+        d = min(f.shape)
+        in_slice = _and(None if rs is None else rs[:, :d], None if cs is None else cs[:, :d])
+        base = f.pdiag if f.pattern is not None else np.ones(d, bool)
+        counted = _and(base[None, :], _and(None if rn is None else rn[:, :d], None if cn is None else cn[:, :d]))
+        extra = ~counted if in_slice is None else (in_slice & ~counted)
+        return np.broadcast_to(extra.sum(axis=1, dtype=np.int64), (r,)).copy()
+
+    def _colnz(self, f: _Frame, steps, expr, r: int) -> np.ndarray:
+        """(r or 1, C) non-zeros of the frame's domain in each column."""
+        rs, cs = expr(f.rows, steps), expr(f.cols, steps)
+        rn, cn = _and(rs, expr(f.nz_rows, steps)), _and(cs, expr(f.nz_cols, steps))
+        R, C = f.shape
+        if f.pattern is None:
+            col = _cnt(rn, R, 1 if rn is None else rn.shape[0])[:, None] * np.ones((1, C), np.int64)
+        elif rn is None:
+            col = f.colcnt[None, :]
+        else:
+            col = _row_mask_times_pattern(rn, f.pattern)
+        if cn is not None:
+            col = col * cn
+        if f.diagonal:
+            d = min(R, C)
+            in_slice = _and(None if rs is None else rs[:, :d], None if cs is None else cs[:, :d])
+            base = f.pdiag if f.pattern is not None else np.ones(d, bool)
+            counted = _and(base[None, :], _and(None if rn is None else rn[:, :d], None if cn is None else cn[:, :d]))
+            extra = ~counted if in_slice is None else (in_slice & ~counted)
+            col = np.array(np.broadcast_to(col, (max(col.shape[0], extra.shape[0]), C)), np.int64)
+            col[:, :d] += extra
+        return col
+
+    def _pairs(self, fa: _Frame, fb: _Frame, fz: _Frame, steps, expr, r: int) -> np.ndarray:
+        """Effectual multiply-accumulates of Z = A @ B per op row."""
+        K = fa.shape[1]
+        if K == 1 and fz.structured and not fa.diagonal and not fb.diagonal:
+            rows_a = self._nonzero_vector(fa, steps, expr, along_rows=True)
+            cols_b = self._nonzero_vector(fb, steps, expr, along_rows=False)
+            rs, cs = expr(fz.rows, steps), expr(fz.cols, steps)
+            rm = _and(_and(rs, expr(fz.nz_rows, steps)), rows_a)
+            cm = _and(_and(cs, expr(fz.nz_cols, steps)), cols_b)
+            return self._entries(fz, rm, cm, r) + self._diag_extra(fz, _and(rs, rows_a), _and(cs, cols_b), rm, cm, r)
+        col_a = self._colnz(fa, steps, expr, r)
+        row_b = self._colnz(_transposed(fb), steps, expr, r)
+        return np.broadcast_to((col_a * row_b).sum(axis=1, dtype=np.int64), (r,)).copy()
+
+    def _nonzero_vector(self, f: _Frame, steps, expr, along_rows: bool):
+        """For a column (m x 1) or row (1 x n) operand: (r or 1, length) bool non-zero mask (None: all)."""
+        rs, cs = expr(f.rows, steps), expr(f.cols, steps)
+        rn, cn = _and(rs, expr(f.nz_rows, steps)), _and(cs, expr(f.nz_cols, steps))
+        vec, other = (rn, cn) if along_rows else (cn, rn)
+        if f.pattern is not None:
+            present = (f.rowcnt if along_rows else f.colcnt) > 0
+            vec = _and(vec, present[None, :])
+        if other is not None:  # the single column / row itself may be excluded
+            vec = (np.ones((1, f.shape[0] if along_rows else f.shape[1]), bool) if vec is None else vec) & other[:, :1]
+        return vec
+
+
+def _transposed(f: _Frame) -> _Frame:
+    """The same operand seen transposed (for B's per-row counts)."""
+    g = object.__new__(_Frame)
+    g.__dict__.update(f.__dict__)
+    g.shape = (f.shape[1], f.shape[0])
+    g.nz_rows, g.nz_cols, g.rows, g.cols = f.nz_cols, f.nz_rows, f.cols, f.rows
+    if f.pattern is not None:
+        g.pattern = f.pattern.T.tocsr()
+        g.colcnt, g.rowcnt = f.rowcnt, f.colcnt
+    return g
+
+
+def _row_mask_times_pattern(rm: np.ndarray, pattern: sp.csr_matrix) -> np.ndarray:
+    """(rows, C) int64: for each mask row, the pattern's entries in the masked rows, per column."""
+    return np.asarray((pattern.T @ rm.T.astype(np.int64)).T, np.int64)
+
+
+def _static_mask(size: int, members: np.ndarray) -> np.ndarray:
+    mask = np.zeros(size, bool)
+    mask[members] = True
+    return mask
+
+
+def _stack_parts(parts) -> PartWork:
+    if not parts:
+        z = np.zeros(0, np.int64)
+        return PartWork(z, z.astype(np.int32), z.astype(np.int8), z, z, z.astype(bool))
+    op_index = np.concatenate([rows for rows, *_ in parts])
+    sizes = [rows.size for rows, *_ in parts]
+    return PartWork(
+        op_index=op_index,
+        tensor=np.repeat(np.array([p[1] for p in parts], np.int32), sizes),
+        role=np.repeat(np.array([p[2] for p in parts], np.int8), sizes),
+        dense=np.concatenate([np.broadcast_to(p[3], (p[0].size,)) for p in parts]).astype(np.int64),
+        nonzero=np.concatenate([np.broadcast_to(p[4], (p[0].size,)) for p in parts]).astype(np.int64),
+        structured=np.repeat(np.array([p[5] for p in parts], bool), sizes),
+    )
