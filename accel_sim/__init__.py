@@ -2,7 +2,7 @@
 
     from accel_sim import load_config, simulate, simulate_file
     cfg = load_config("hw_configs/sparse_skipping.yaml", ["pe_array.rows=32"])
-    result = simulate_file("traces/x.rtrace", cfg, fidelity="L1")   # -> SimResult
+    result = simulate_file("traces/sparse_rtrl_h16.arrows", cfg, fidelity="L1")   # -> SimResult
 
 Exports are loaded lazily so that importing ``accel_sim.trace`` (e.g. from ``rtrl``) pulls in
 neither pydantic nor simpy.

@@ -1,4 +1,4 @@
-"""Array-module selection: numpy on the CPU, CuPy on a CUDA GPU (DESIGN §2, last bullet).
+"""Array-module selection: numpy on the CPU, CuPy on a CUDA GPU (README.md, "GPU (CuPy, optional)").
 
 The learning core is one algorithm written against an array module ``xp``. ``device="cpu"``
 (the default) gives numpy; ``device="gpu"`` (or ``"cuda"``) gives CuPy, which is imported only

@@ -1,4 +1,4 @@
-"""One EGRU step, split into the pieces every learner shares (DESIGN §3).
+"""One EGRU step, split into the pieces every learner shares (equations: docs/model.md).
 
 All vectors have shape (n_hidden,) unless stated. Learners compute the pre-activations
 themselves (dense or sparse), then call these functions, so the equations live only here.

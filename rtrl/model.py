@@ -1,4 +1,4 @@
-"""The event-based GRU (EGRU) of DESIGN §3: parameters, fixed sparsity masks, validation.
+"""The event-based GRU (EGRU) of docs/model.md: parameters, fixed sparsity masks, validation.
 
 Shapes: ``W_u W_r W_z`` (n_hidden, n_in); ``R_u R_r R_z`` (n_hidden, n_hidden);
 ``b_u b_r b_z b_rz thr`` (n_hidden,); ``W_o`` (n_out, n_hidden); ``b_o`` (n_out,).

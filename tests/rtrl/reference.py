@@ -1,4 +1,4 @@
-"""An independent implementation of DESIGN §3 for the tests: a plain loop over the equations,
+"""An independent implementation of docs/model.md §1 for the tests: a plain loop over the equations,
 sharing no code with ``rtrl``. Its gradient is taken by central finite differences of a
 "surrogate forward" whose value equals the EGRU's and whose derivative is the pseudo-derivative:
 H(v) is replaced by H(v0) + h(v) - h(v0), with v0 the unperturbed run's value and h' = dH/dv."""

@@ -1,4 +1,4 @@
-"""The three learners compute the same gradient, and it is the gradient of DESIGN §3."""
+"""The three learners compute the same gradient, and it is the gradient of the model in docs/model.md."""
 
 import numpy as np
 import pytest
@@ -72,7 +72,7 @@ def test_extreme_activity(regime):
 
 @pytest.mark.parametrize("seed,density", [(0, 1.0), (1, 0.5), (2, 0.3)])
 def test_bptt_matches_independent_finite_differences(seed, density):
-    """The shared gradient equals finite differences of an independent DESIGN §3 forward."""
+    """The shared gradient equals finite differences of an independent forward (tests/rtrl/reference.py)."""
     model, xs, targets = random_case(seed, 3, 5, 3, density, 0.2, 0.4, 0.6, 7, input_scale=1.5)
     loss, grads = gradients(model, xs, targets, "sparse_rtrl")
     ref_loss, _ = reference_loss(model.params, xs, targets, 0.4, 0.6)
