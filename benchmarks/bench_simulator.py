@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from accel_sim import load_config, simulate  # noqa: E402
 from accel_sim.result import SimResult  # noqa: E402
-from accel_sim.trace.schema import ListRecorder, StepRecord, TraceChunk, TraceHeader  # noqa: E402
+from accel_sim.trace.schema import ListRecorder, SetLayout, TraceChunk, TraceHeader  # noqa: E402
 from benchmarks._results import write_section  # noqa: E402
 
 N_HIDDEN, DENSITY, N_IN, N_OUT, RECORDED, STEPS = 128, 0.1, 16, 10, 200, 10_000
@@ -34,20 +34,20 @@ def recorded_trace() -> tuple[TraceHeader, list[TraceChunk]]:
     rng = np.random.default_rng(0)
     for t in range(RECORDED):
         learner.step(rng.normal(size=N_IN).astype(np.float32), int(rng.integers(N_OUT)) if t % 10 == 9 else -1)
-    base = TraceChunk.from_records(rec.steps, rec.ops)
-    P = int(getattr(learner, "layout").n_columns)
-    masks = {k: v.sum(axis=1).astype(int).tolist() for k, v in model.masks.items()}
-    header = TraceHeader(method="sparse_rtrl", n_in=N_IN, n_hidden=N_HIDDEN, n_out=N_OUT, dtype="float32",
-                         weight_density=DENSITY, seed=0, n_influence_columns=P, mask_nnz_per_row=masks)
+    from codesign.tracing import trace_header
+
+    header = trace_header(model, "sparse_rtrl")
+    layout = SetLayout.of(header)
+    base = TraceChunk.from_records(layout, rec.steps, rec.ops)
     chunks = []
     for rep in range(STEPS // RECORDED):
         shift = rep * RECORDED
         ops = dict(base.ops)
         ops["step"] = base.ops["step"] + shift
-        steps = [StepRecord(s.step + shift, s.fired, s.support) for s in base.steps]
         for i in range(0, RECORDED, 50):  # chunks of 50 steps, as a reader would yield
             keep = (ops["step"] >= shift + i) & (ops["step"] < shift + i + 50)
-            chunks.append(TraceChunk(steps[i:i + 50], {k: v[keep] for k, v in ops.items()}))
+            chunks.append(TraceChunk(layout, base.step_ids[i:i + 50] + shift, base.set_bits[i:i + 50],
+                                     {k: v[keep] for k, v in ops.items()}))
     return header, chunks
 
 

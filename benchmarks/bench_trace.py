@@ -3,7 +3,9 @@
 1. Recording overhead: sparse RTRL step time (n_hidden 128, weight density 0.1, n_in 16) with no
    recorder vs. streaming to a trace file (TraceWriter, lz4). Runs alternate, median of repeats.
    Target: <= 10 % extra.
-2. Read throughput: a ~1.4 M-op trace (a recorded sparse-RTRL chunk replicated) read back with
+2. File size per step of that recording. Target: no larger than rtrl-trace/1 (360 bytes per step
+   at n_hidden 128 with lz4, measured with the last v1 code on this benchmark's run).
+3. Read throughput: a ~1.4 M-op trace (a recorded sparse-RTRL chunk replicated) read back with
    TraceReader.chunks() including all integrity checks. Target: >= 1e6 op records / s.
 
 Usage: .venv/bin/python benchmarks/bench_trace.py [--quick]
@@ -23,12 +25,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from accel_sim.trace.io import TraceReader, TraceWriter  # noqa: E402
-from accel_sim.trace.schema import ListRecorder, StepRecord, TraceChunk  # noqa: E402
+from accel_sim.trace.schema import ListRecorder, SetLayout, TraceChunk  # noqa: E402
 from benchmarks._results import write_section  # noqa: E402
 from codesign.tracing import trace_header  # noqa: E402
 from rtrl import EGRU, make_learner  # noqa: E402
 
 N_IN, N_HIDDEN, N_OUT, DENSITY = 16, 128, 4, 0.1
+V1_BYTES_PER_STEP = 360  # rtrl-trace/1 on this benchmark's recording (lz4), the size target
 
 
 def inputs(steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -51,7 +54,7 @@ def run_steps(model: EGRU, recorder, xs: np.ndarray, targets: np.ndarray) -> flo
 class NullRecorder:
     """Receives records and drops them: isolates the learner-side cost of emitting records."""
 
-    def begin_step(self, step, fired, support) -> None:
+    def begin_step(self, step, sets) -> None:
         pass
 
     def op(self, record) -> None:
@@ -75,7 +78,7 @@ def writer_seconds_per_step(tmp: Path, header, recorded: ListRecorder, repeats: 
         start = time.perf_counter()
         with TraceWriter(tmp / f"replay{r}.arrows", header) as writer:
             for s in recorded.steps:
-                writer.begin_step(s.step, s.fired, s.support)
+                writer.begin_step(s.step, s.sets)
                 for rec in by_step.get(s.step, ()):
                     writer.op(rec)
                 writer.end_step()
@@ -103,7 +106,7 @@ def recording_overhead(tmp: Path, steps: int, repeats: int) -> dict:
     return {"step_off_s": t_off, "step_on_s": t_on, "overhead": t_on / t_off - 1.0,
             "emit_s": max(0.0, t_null - t_off), "writer_s": t_writer,
             "component_overhead": (max(0.0, t_null - t_off) + t_writer) / t_off,
-            "ops_per_step": n_ops / (steps + 1), "bytes_per_op": size / n_ops}
+            "ops_per_step": n_ops / (steps + 1), "bytes_per_op": size / n_ops, "bytes_per_step": size / (steps + 1)}
 
 
 def big_trace(tmp: Path, target_ops: int) -> tuple[Path, int]:
@@ -114,17 +117,17 @@ def big_trace(tmp: Path, target_ops: int) -> tuple[Path, int]:
     learner = make_learner(model, "sparse_rtrl", recorder=rec)
     for x, target in zip(xs, targets):
         learner.step(x, int(target))
-    base = TraceChunk.from_records(rec.steps, rec.ops)
+    header = trace_header(model, "sparse_rtrl")
+    base = TraceChunk.from_records(SetLayout.of(header), rec.steps, rec.ops)
     path = tmp / "big.arrows"
     written = 0
-    with TraceWriter(path, trace_header(model, "sparse_rtrl")) as writer:
+    with TraceWriter(path, header) as writer:
         k = 0
         while written < target_ops:
             shift = k * len(rec.steps)
-            steps = [StepRecord(s.step + shift, s.fired, s.support) for s in base.steps]
             ops = dict(base.ops)
             ops["step"] = base.ops["step"] + shift
-            writer.write_chunk(TraceChunk(steps, ops))
+            writer.write_chunk(TraceChunk(base.layout, base.step_ids + shift, base.set_bits, ops))
             written += base.n_ops
             k += 1
     return path, written
@@ -157,6 +160,7 @@ def main() -> None:
     ok_rec = "yes" if rec["overhead"] <= 0.10 else "NO"
     ok_parts = "yes" if rec["component_overhead"] <= 0.10 else "NO"
     ok_read = "yes" if read["ops_per_s"] >= 1e6 else "NO"
+    ok_size = "yes" if rec["bytes_per_step"] <= V1_BYTES_PER_STEP else "NO"
     md = f"""## Operation traces (`benchmarks/bench_trace.py{' --quick' if args.quick else ''}`)
 
 | measurement | value | target | met |
@@ -168,7 +172,8 @@ def main() -> None:
 | TraceWriter cost (replayed records, best of {repeats}) | {1e6 * rec['writer_s']:.1f} µs/step | | |
 | recording overhead from the two parts above | {100 * rec['component_overhead']:.2f} % | <= 10 % | {ok_parts} |
 | op records per step | {rec['ops_per_step']:.1f} | | |
-| file size per op record (incl. active sets) | {rec['bytes_per_op']:.1f} bytes | | |
+| file size per op record (incl. the index sets) | {rec['bytes_per_op']:.1f} bytes | | |
+| file size per step (rtrl-trace/2, lz4) | {rec['bytes_per_step']:.0f} bytes | <= {V1_BYTES_PER_STEP} bytes (v1) | {ok_size} |
 | read throughput ({n_ops} op records, {read['bytes'] / 1e6:.1f} MB file, all checks) | {read['ops_per_s'] / 1e6:.2f} M op records/s | >= 1 M/s | {ok_read} |
 
 Median of {repeats} alternating runs of {steps} steps each for the step times (the end-to-end

@@ -89,6 +89,8 @@ class Costing:
         self.labels = header.labels
         pe = config.pe_array
         self.hw_wb = pe.word_bytes
+        self._integer_word = float(self.hw_wb).is_integer()
+        self._word_int = int(self.hw_wb)
         self.lanes = pe.n_pes * pe.macs_per_cycle
         self.vector_lanes = (config.mapping.vector_lanes or pe.n_pes) * pe.macs_per_cycle
         self.levels = tuple(config.sram)
@@ -112,12 +114,11 @@ class Costing:
                                 _ceil_div(executed, np.where(is_mm, self.lanes, self.vector_lanes))).astype(np.float64)
 
         # ---- index work
-        p = w.parts
-        inputs = p.role != ROLE_Z
         index_count = w.index_count.copy()
-        if skipping:
-            coord = inputs & p.structured
-            index_count += np.bincount(p.op_index[coord], p.nonzero[coord], n_ops).astype(np.int64)
+        if skipping:  # the coordinates of every structured operand's non-zeros
+            for part in w.parts:
+                if part.role != ROLE_Z and part.structured:
+                    index_count[part.rows] += part.nonzero
         iu = cfg.index_units
         if iu.count > 0:
             index_cycles = index_count / (iu.count * iu.indices_per_cycle)
@@ -127,26 +128,44 @@ class Costing:
             index_cycles = np.zeros(n_ops)
             index_energy = index_count * pe.mac_energy_pj
 
-        # ---- operand traffic, elements per part
-        elems = p.nonzero if skipping else p.dense
-        read_e = np.where(inputs, elems, 0).astype(np.float64)
-        write_e = np.where(inputs, 0, elems).astype(np.float64)
+        # ---- operand traffic: bytes per SRAM level and per DRAM-bound tensor
         per_op = executed // w.per_element  # elements the op processed
-        scatter_z = ~inputs & np.isin(w.kind, _SCATTER_LIKE)[p.op_index]
-        write_e[scatter_z] = per_op[p.op_index[scatter_z]]  # a scatter updates the positions it was given
-        acc_z = ~inputs & w.accumulate[p.op_index]
-        read_e[acc_z] = write_e[acc_z]  # accumulating outputs are read before they are written
-        level = self.tensor_level[p.tensor]
-        role_level = self._systolic_traffic(w, gc, systolic, p, read_e, write_e, level)
-
-        # ---- bytes per SRAM level, ports, interconnect
-        wb = self.hw_wb
-        read_b = np.rint(read_e * wb).astype(np.int64)
-        write_b = np.rint(write_e * wb).astype(np.int64)
-        sram_read = {lv: np.bincount(p.op_index[role_level == i], read_b[role_level == i], n_ops).astype(np.int64)
-                     for i, lv in enumerate(self.levels)}
-        sram_write = {lv: np.bincount(p.op_index[role_level == i], write_b[role_level == i], n_ops).astype(np.int64)
-                      for i, lv in enumerate(self.levels)}
+        n_levels, n_dram = len(self.levels), len(placement.dram_tensors)
+        sram_r, sram_w = np.zeros((n_levels, n_ops), np.int64), np.zeros((n_levels, n_ops), np.int64)
+        dram_r_by, dram_w_by = np.zeros((n_dram, n_ops), np.int64), np.zeros((n_dram, n_ops), np.int64)
+        roles = self.config.mapping.gemm_roles
+        for part in w.parts:
+            rows = part.rows
+            first = rows[0]
+            op_kind = w.kind[first]
+            elems = part.nonzero if skipping else part.dense
+            if part.role != ROLE_Z:
+                read, write = elems, None
+            else:
+                write = per_op[rows] if op_kind in _SCATTER_LIKE else elems
+                read = write if w.accumulate[first] else None
+            level, role_level, on = self.tensor_level[part.tensor], None, None
+            if op_kind in _MATMUL:  # on the systolic array: the dataflow's traffic, re-reads included
+                on = systolic[rows]
+                if on.any():
+                    read, write = self._dataflow(part.role, gc, w, rows, on, read, write)
+                    if roles is not None:
+                        role_level = self.levels.index(getattr(roles, "abc"[part.role]))
+            slot = placement.dram_slot[part.tensor]
+            for words, sram, dram in ((read, sram_r, dram_r_by), (write, sram_w, dram_w_by)):
+                if words is None:
+                    continue
+                nbytes = self._bytes(words)
+                if role_level is None:  # rows are distinct within a part: plain fancy-index adds
+                    sram[level, rows] += nbytes
+                else:
+                    nbytes = np.broadcast_to(nbytes, rows.shape)
+                    sram[role_level, rows[on]] += nbytes[on]
+                    sram[level, rows[~on]] += nbytes[~on]
+                if slot >= 0:
+                    dram[slot, rows] += nbytes
+        sram_read = dict(zip(self.levels, sram_r))
+        sram_write = dict(zip(self.levels, sram_w))
         level_port = {}
         ic_bytes = np.zeros(n_ops, np.int64)
         for lv, spec in cfg.sram.items():
@@ -159,11 +178,8 @@ class Costing:
         compute = np.maximum(np.maximum(array_cycles, port), ic_cycles)
 
         # ---- DRAM (residency) and fills/drains
-        reads, writes = {}, {}
-        for t in placement.dram_tensors:
-            sel = p.tensor == t
-            reads[t] = np.bincount(p.op_index[sel], read_b[sel], n_ops).astype(np.int64)
-            writes[t] = np.bincount(p.op_index[sel], write_b[sel], n_ops).astype(np.int64)
+        reads = dict(zip(placement.dram_tensors, dram_r_by))
+        writes = dict(zip(placement.dram_tensors, dram_w_by))
         dram_r, dram_w, spill, fill, drain = placement.dram_traffic(w.step, reads, writes)
 
         # ---- energy
@@ -201,22 +217,25 @@ class Costing:
             energy=energy, sram_energy=sram_energy,
         )
 
-    def _systolic_traffic(self, w, gc, systolic, p, read_e, write_e, level) -> np.ndarray:
-        """Replace the operand traffic of matmuls run on the systolic array by the dataflow's
-        (re-reads and partial sums included; in place) and return each part's SRAM level: the
-        operand's own, or ``mapping.gemm_roles``' for those matmuls."""
-        level = level.copy()
-        on = systolic[p.op_index]
-        if not on.any():
-            return level
-        op = p.op_index
-        roles = self.config.mapping.gemm_roles
-        for role, words, target in ((ROLE_A, gc.a_read_words, read_e), (ROLE_B, gc.b_read_words, read_e),
-                                    (ROLE_Z, gc.c_write_words, write_e)):
-            sel = on & (p.role == role)
-            target[sel] = words[op[sel]]
-            if role == ROLE_Z:  # partial sums read back (ws / is), plus the old output when accumulating
-                read_e[sel] = gc.c_read_words[op[sel]] + np.where(w.accumulate[op[sel]], w.m[op[sel]] * w.n[op[sel]], 0)
-            if roles is not None:
-                level[sel] = self.levels.index(getattr(roles, "abc"[role]))
-        return level
+    def _bytes(self, words) -> np.ndarray:
+        """Hardware bytes of ``words`` elements (int64; rounded for sub-byte words)."""
+        if self._integer_word:
+            return words * self._word_int
+        return np.rint(np.asarray(words, np.float64) * self.hw_wb).astype(np.int64)
+
+    @staticmethod
+    def _dataflow(role: int, gc, w, rows: np.ndarray, on: np.ndarray, read, write):
+        """(read, write) elements of one matmul operand part, with the dataflow's word counts where
+        the op runs on the systolic array (``on``): operand re-reads, partial sums written and read
+        back (ws / is), and the old output read when the op accumulates."""
+        read = np.zeros(rows.shape, np.int64) if read is None else np.array(np.broadcast_to(read, rows.shape))
+        write = np.zeros(rows.shape, np.int64) if write is None else np.array(np.broadcast_to(write, rows.shape))
+        r = rows[on]
+        if role == ROLE_A:
+            read[on] = gc.a_read_words[r]
+        elif role == ROLE_B:
+            read[on] = gc.b_read_words[r]
+        else:
+            write[on] = gc.c_write_words[r]
+            read[on] = gc.c_read_words[r] + np.where(w.accumulate[r], w.m[r] * w.n[r], 0)
+        return read, write

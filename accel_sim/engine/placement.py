@@ -49,6 +49,9 @@ class Placement:
         #: tensors whose traffic reaches DRAM (the demand passes their per-op bytes)
         self.dram_tensors = tuple(i for i, p in enumerate(self.place)
                                   if i in self.spilled or p.from_dram or p.streamed or p.drain_at_end)
+        #: per tensor: its position in ``dram_tensors`` (-1: its traffic stays on chip)
+        self.dram_slot = np.full(len(self.names), -1, np.int64)
+        self.dram_slot[list(self.dram_tensors)] = np.arange(len(self.dram_tensors))
 
     def _decide_spill(self) -> set[int]:
         spilled = set()
@@ -99,9 +102,12 @@ class Placement:
             place = self.place[t]
             r, w = reads[t], writes[t]
             self.written_total[t] += int(w.sum())
+            spilled = t in self.spilled
+            if not spilled and not place.streamed and (not place.from_dram or self.loaded[t] >= self.footprint[t]):
+                continue  # resident: drained at the end only, or already loaded
             if not (r.any() or w.any()):
                 continue
-            if t in self.spilled:
+            if spilled:
                 got_r, got_w = r, w
                 spill += r + w
             elif place.streamed:

@@ -34,17 +34,18 @@ ROLE_A, ROLE_B, ROLE_Z = 0, 1, 2
 
 @dataclass
 class PartWork:
-    """One row per operand part of every op of a batch: ``op_index`` (into the batch's ops),
-    ``tensor`` (index into ``header.tensors``), ``role`` (ROLE_A / ROLE_B / ROLE_Z), ``dense``
-    (elements of its domain), ``nonzero`` (non-zero elements in it), ``structured`` (the tensor
-    declares a pattern, restrictions or a diagonal: its non-zeros carry coordinates)."""
+    """One operand part of one declared op, over the batch's ops of that declared op: ``rows``
+    (their indices in the batch), ``tensor`` (index into ``header.tensors``), ``role`` (ROLE_A /
+    ROLE_B / ROLE_Z), per row ``dense`` (elements of its domain) and ``nonzero`` (non-zero elements
+    in it), and ``structured`` (the tensor declares a pattern, restrictions or a diagonal: its
+    non-zeros carry coordinates)."""
 
-    op_index: np.ndarray
-    tensor: np.ndarray
-    role: np.ndarray
+    rows: np.ndarray
+    tensor: int
+    role: int
     dense: np.ndarray
     nonzero: np.ndarray
-    structured: np.ndarray
+    structured: bool
 
 
 @dataclass
@@ -54,7 +55,7 @@ class OpWork:
     slices (other ops: m = the elements ``dense`` counts, k = n = 1); ``dense`` / ``effectual``:
     operations (MACs for matmuls); ``index_count``: indices decoded; ``accumulate``: z is
     read-modify-written; ``per_element``: operations per element (1 for matmuls); ``parts``: the
-    operands' domains."""
+    operands' domains, one :class:`PartWork` per part of each declared op present."""
 
     step: np.ndarray
     op: np.ndarray
@@ -68,7 +69,7 @@ class OpWork:
     index_count: np.ndarray
     accumulate: np.ndarray
     per_element: np.ndarray
-    parts: PartWork
+    parts: list[PartWork]
 
     @property
     def n_ops(self) -> int:
@@ -79,24 +80,36 @@ class _Frame:
     """A tensor as one op sees it (after the part's transpose): shape, pattern (scipy CSR and its
     counts), non-zero restrictions, diagonal, compactness and the part's slices."""
 
-    def __init__(self, tensor: Tensor, part: Part, patterns: dict) -> None:
+    def __init__(self, tensor: Tensor, part: Part, patterns: dict, luts: dict) -> None:
         r, c = tensor.shape
         nz_rows, nz_cols = tensor.rows, tensor.cols
         pattern = patterns[tensor.pattern] if tensor.pattern is not None else None
         if part.transpose:
             r, c, nz_rows, nz_cols = c, r, nz_cols, nz_rows
             pattern = pattern.T.tocsr() if pattern is not None else None
+        self.pattern_key = (tensor.pattern, part.transpose)
         self.shape = (r, c)
         self.pattern = pattern
         if pattern is not None:
             self.colcnt = np.asarray(pattern.getnnz(axis=0), np.int64)
             self.rowcnt = np.asarray(pattern.getnnz(axis=1), np.int64)
+            key = self.pattern_key
+            if key not in luts:  # shared by every frame of the same pattern and orientation
+                luts[key] = (_lut(self.colcnt), _lut(self.rowcnt))
+            self.colcnt_lut, self.rowcnt_lut = luts[key]
             self.nnz = int(pattern.nnz)
             self.pdiag = _diag_presence(pattern, min(r, c))
         self.nz_rows, self.nz_cols = nz_rows, nz_cols
         self.diagonal, self.compact = tensor.diagonal, tensor.compact
         self.rows, self.cols = part.rows, part.cols
         self.structured = pattern is not None or nz_rows is not None or nz_cols is not None or tensor.diagonal
+        self._transposed = None
+
+    def transposed(self) -> "_Frame":
+        """The same operand seen transposed (for B's per-row counts), built once."""
+        if self._transposed is None:
+            self._transposed = _transposed(self)
+        return self._transposed
 
 
 def _diag_presence(pattern: sp.csr_matrix, d: int) -> np.ndarray:
@@ -108,6 +121,61 @@ def _diag_presence(pattern: sp.csr_matrix, d: int) -> np.ndarray:
     return out
 
 
+_BITS = ((np.arange(256)[:, None] >> np.arange(8)[None, :]) & 1).astype(np.int64)  # (256, 8): bits of a byte
+_POPCOUNT = _BITS.sum(axis=1)
+
+
+def _lut(weights: np.ndarray) -> np.ndarray:
+    """(bytes, 256) int64: for each byte position b and byte value v, the sum of ``weights[8 b + j]``
+    over the bits j set in v (little-endian bit order, as the set bitmaps)."""
+    n_bytes = -(-weights.size // 8)
+    w = np.zeros(8 * n_bytes, np.int64)
+    w[:weights.size] = weights
+    return (_BITS @ w.reshape(n_bytes, 8).T).T.copy()
+
+
+class _Mask:
+    """Per-op-row membership of one index-set expression: packed little-endian bits (rows or 1,
+    bytes) of a set of ``size``, unpacked to bool only where a general count needs it."""
+
+    __slots__ = ("packed", "size", "_bool", "_sums")
+
+    def __init__(self, packed: np.ndarray, size: int) -> None:
+        self.packed, self.size, self._bool, self._sums = packed, size, None, {}
+
+    @property
+    def rows(self) -> int:
+        return self.packed.shape[0]
+
+    @property
+    def bool(self) -> np.ndarray:
+        if self._bool is None:
+            self._bool = np.unpackbits(self.packed, axis=1, count=self.size, bitorder="little").view(bool)
+        return self._bool
+
+    def __and__(self, other: "_Mask") -> "_Mask":
+        return _Mask(self.packed & other.packed, self.size)
+
+    def count(self) -> np.ndarray:
+        """(rows,) members."""
+        if None not in self._sums:
+            self._sums[None] = _POPCOUNT[self.packed].sum(axis=1)
+        return self._sums[None]
+
+    def weighted(self, lut: np.ndarray) -> np.ndarray:
+        """(rows,) sum of the weights (``_lut``) of the members."""
+        key = id(lut)
+        if key not in self._sums:
+            n_bytes = lut.shape[0]
+            flat = self.packed.astype(np.intp) + (256 * np.arange(n_bytes))[None, :]
+            self._sums[key] = lut.ravel()[flat].sum(axis=1)
+        return self._sums[key]
+
+    def head(self, d: int) -> np.ndarray:
+        """(rows, d) bool membership of the first d indices."""
+        return self.bool[:, :d]
+
+
 def _and(a, b):
     if a is None:
         return b
@@ -117,10 +185,14 @@ def _and(a, b):
 
 
 def _cnt(mask, size: int, r: int) -> np.ndarray:
-    """(r,) members of a (r or 1, size) mask per row (``size`` when None)."""
+    """(r,) members of a mask per row (``size`` when None)."""
     if mask is None:
         return np.full(r, size, np.int64)
-    return np.broadcast_to(mask.sum(axis=1, dtype=np.int64), (r,))
+    return np.broadcast_to(mask.count(), (r,))
+
+
+def _bool(mask):
+    return None if mask is None else mask.bool
 
 
 class WorkModel:
@@ -129,38 +201,70 @@ class WorkModel:
     def __init__(self, header: TraceHeader) -> None:
         self.header = header
         self.layout = SetLayout.of(header)
-        self.static = {s.name: _static_mask(s.size, s.members) for s in header.index_sets if not s.per_step}
+        self.static = {s.name: np.packbits(_static_mask(s.size, s.members), bitorder="little")
+                       for s in header.index_sets if not s.per_step}
+        self.sizes = {s.name: int(s.size) for s in header.index_sets}
+        self.packed_bytes = {name: -(-size // 8) for name, size in self.sizes.items()}
+        self._pair_luts: dict[tuple[int, int], np.ndarray] = {}
         patterns = {name: sp.csr_matrix((np.ones(p.nnz, np.int8), p.indices, p.indptr), shape=p.shape)
                     for name, p in header.patterns.items()}
         tensor_index = {t.name: i for i, t in enumerate(header.tensors)}
+        luts: dict = {}
         labels = header.labels
         self._ops = []
         for decl in header.ops:
-            frames = {role: [(tensor_index[p.tensor], _Frame(header.tensor(p.tensor), p, patterns)) for p in parts]
+            frames = {role: [(tensor_index[p.tensor], _Frame(header.tensor(p.tensor), p, patterns, luts)) for p in parts]
                       for role, parts in (("a", decl.a), ("b", decl.b), ("z", decl.z))}
             self._ops.append((decl, frames, OP_KINDS.index(decl.kind), labels.index(decl.label)))
+        per_step = {s.name for s in header.index_sets if s.per_step}
+
+        def dynamic(e):
+            return e is not None and any(name in per_step for name in set_names(e))
+
+        #: per op: whether its work is the same at every step (no per-step set in any operand)
+        self._static = [not (dynamic(decl.produces) or any(dynamic(e) for parts in frames.values() for _, f in parts
+                                                            for e in (f.rows, f.cols, f.nz_rows, f.nz_cols)))
+                        for decl, frames, _, _ in self._ops]
 
     # ------------------------------------------------------------------ set masks
 
     def _masks(self, bits: np.ndarray):
-        cache: dict[str, np.ndarray] = {}
+        """``for_steps(steps)`` -> ``expr(e, steps)``: the :class:`_Mask` of set expression ``e``
+        (None: every index) for the batch steps ``steps`` (rows or 1), memoised."""
+        n_steps = bits.shape[0]
+        unions: dict[str, tuple[np.ndarray, int]] = {}
 
-        def expr(e: str | None, rows: np.ndarray):
-            """(len(rows) or 1, size) bool membership of set expression ``e`` for the batch steps ``rows``."""
-            if e is None:
-                return None
-            out = None
-            for name in set_names(e):
-                if name in self.static:
-                    m = self.static[name][None, :]
-                else:
-                    if name not in cache:
-                        cache[name] = self.layout.masks(bits, name)
-                    m = cache[name][rows]
-                out = m if out is None else (out | m)
-            return out
+        def union(e: str) -> tuple[np.ndarray, int]:
+            if e not in unions:
+                out, size = None, 0
+                for name in set_names(e):
+                    if name in self.static:
+                        m = self.static[name][None, :]
+                    else:
+                        at = self.layout.offset[name]
+                        m = bits[:, at:at + self.packed_bytes[name]]
+                    size = self.sizes[name]
+                    out = m if out is None else (out | m)
+                unions[e] = (out, size)
+            return unions[e]
 
-        return expr
+        shared: dict[str, _Mask] = {}  # masks of ops that occur at every step of the batch
+
+        def for_steps(steps: np.ndarray):
+            every = steps.size == n_steps and np.array_equal(steps, np.arange(n_steps))
+            memo: dict[str, _Mask] = shared if every else {}
+
+            def expr(e: str | None, _steps=None):
+                if e is None:
+                    return None
+                if e not in memo:
+                    packed, size = union(e)
+                    memo[e] = _Mask(packed if (every or packed.shape[0] == 1) else packed[steps], size)
+                return memo[e]
+
+            return expr
+
+        return for_steps
 
     # ------------------------------------------------------------------ per batch
 
@@ -169,28 +273,36 @@ class WorkModel:
         sets are ``set_bits`` (steps, layout.stride)."""
         n_ops = int(ops["step"].shape[0])
         step_of = np.searchsorted(step_ids, ops["step"]) if n_ops else np.zeros(0, np.int64)
-        expr = self._masks(set_bits)
+        for_steps = self._masks(set_bits)
         out = {name: np.zeros(n_ops, np.int64) for name in ("m", "k", "n", "dense", "effectual", "index_count")}
         kind = np.zeros(n_ops, np.int8)
         label = np.zeros(n_ops, np.int16)
         accumulate = np.zeros(n_ops, bool)
         per_element = np.ones(n_ops, np.int64)
-        parts: list[tuple[np.ndarray, int, int, np.ndarray, np.ndarray, bool]] = []
+        parts: list[PartWork] = []
         op_ids = ops["op"]
         for oid in np.unique(op_ids).tolist() if n_ops else []:
             rows = np.flatnonzero(op_ids == oid)
             decl, frames, kind_code, label_code = self._ops[oid]
             kind[rows], label[rows], accumulate[rows] = kind_code, label_code, decl.accumulate
             per_element[rows] = 1 if decl.kind in MATMUL_KINDS else decl.per_element
-            res = self._op(decl, frames, step_of[rows], expr)
+            steps = step_of[rows]
+            if self._static[oid]:  # no per-step set involved: one row's work holds for all
+                res = self._op(decl, frames, steps[:1], for_steps(steps[:1]))
+                res = {k: (v if k == "parts" else np.broadcast_to(v, rows.shape)) for k, v in res.items()}
+                res["parts"] = [(t, role, np.broadcast_to(d, rows.shape), np.broadcast_to(nz, rows.shape), st)
+                                for t, role, d, nz, st in res["parts"]]
+            else:
+                res = self._op(decl, frames, steps, for_steps(steps))
             for name, values in res.items():
                 if name != "parts":
                     out[name][rows] = values
             for t, role, dense, nonzero, structured in res["parts"]:
-                parts.append((rows, t, role, dense, nonzero, structured))
+                parts.append(PartWork(rows, t, role, np.broadcast_to(dense, rows.shape),
+                                      np.broadcast_to(nonzero, rows.shape), structured))
         return OpWork(
             step=ops["step"], op=op_ids, kind=kind, label=label, accumulate=accumulate, per_element=per_element,
-            parts=_stack_parts(parts), **out)
+            parts=parts, **out)
 
     def _op(self, decl: OpDecl, frames, steps: np.ndarray, expr) -> dict:
         r = steps.shape[0]
@@ -253,11 +365,11 @@ class WorkModel:
         if rm is None and cm is None:
             return np.full(r, f.nnz, np.int64)
         if rm is None:
-            return np.broadcast_to(cm.astype(np.int64) @ f.colcnt, (r,)).copy()
+            return np.broadcast_to(cm.weighted(f.colcnt_lut), (r,)).copy()
         if cm is None:
-            return np.broadcast_to(rm.astype(np.int64) @ f.rowcnt, (r,)).copy()
-        per_col = _row_mask_times_pattern(rm, f.pattern)  # (rows, C): pattern entries in rm, per column
-        return np.broadcast_to((per_col * cm).sum(axis=1, dtype=np.int64), (r,)).copy()
+            return np.broadcast_to(rm.weighted(f.rowcnt_lut), (r,)).copy()
+        per_col = _row_mask_times_pattern(rm.bool, f.pattern)  # (rows, C): pattern entries in rm, per column
+        return np.broadcast_to((per_col * cm.bool).sum(axis=1, dtype=np.int64), (r,)).copy()
 
     @staticmethod
     def _diag_extra(f: _Frame, rs, cs, rn, cn, r: int) -> np.ndarray:
@@ -265,9 +377,10 @@ class WorkModel:
         if not f.diagonal:
             return np.zeros(r, np.int64)
         d = min(f.shape)
-        in_slice = _and(None if rs is None else rs[:, :d], None if cs is None else cs[:, :d])
+        rs, cs, rn, cn = (None if m is None else m.head(d) for m in (rs, cs, rn, cn))
+        in_slice = _and(rs, cs)
         base = f.pdiag if f.pattern is not None else np.ones(d, bool)
-        counted = _and(base[None, :], _and(None if rn is None else rn[:, :d], None if cn is None else cn[:, :d]))
+        counted = _and(base[None, :], _and(rn, cn))
         extra = ~counted if in_slice is None else (in_slice & ~counted)
         return np.broadcast_to(extra.sum(axis=1, dtype=np.int64), (r,)).copy()
 
@@ -277,18 +390,19 @@ class WorkModel:
         rn, cn = _and(rs, expr(f.nz_rows, steps)), _and(cs, expr(f.nz_cols, steps))
         R, C = f.shape
         if f.pattern is None:
-            col = _cnt(rn, R, 1 if rn is None else rn.shape[0])[:, None] * np.ones((1, C), np.int64)
+            col = _cnt(rn, R, 1 if rn is None else rn.rows)[:, None] * np.ones((1, C), np.int64)
         elif rn is None:
             col = f.colcnt[None, :]
         else:
-            col = _row_mask_times_pattern(rn, f.pattern)
+            col = _row_mask_times_pattern(rn.bool, f.pattern)
         if cn is not None:
-            col = col * cn
+            col = col * cn.bool
         if f.diagonal:
             d = min(R, C)
-            in_slice = _and(None if rs is None else rs[:, :d], None if cs is None else cs[:, :d])
+            rs, cs, rn, cn = (None if m is None else m.head(d) for m in (rs, cs, rn, cn))
+            in_slice = _and(rs, cs)
             base = f.pdiag if f.pattern is not None else np.ones(d, bool)
-            counted = _and(base[None, :], _and(None if rn is None else rn[:, :d], None if cn is None else cn[:, :d]))
+            counted = _and(base[None, :], _and(rn, cn))
             extra = ~counted if in_slice is None else (in_slice & ~counted)
             col = np.array(np.broadcast_to(col, (max(col.shape[0], extra.shape[0]), C)), np.int64)
             col[:, :d] += extra
@@ -301,23 +415,51 @@ class WorkModel:
             rows_a = self._nonzero_vector(fa, steps, expr, along_rows=True)
             cols_b = self._nonzero_vector(fb, steps, expr, along_rows=False)
             rs, cs = expr(fz.rows, steps), expr(fz.cols, steps)
-            rm = _and(_and(rs, expr(fz.nz_rows, steps)), rows_a)
-            cm = _and(_and(cs, expr(fz.nz_cols, steps)), cols_b)
-            return self._entries(fz, rm, cm, r) + self._diag_extra(fz, _and(rs, rows_a), _and(cs, cols_b), rm, cm, r)
+            rm = _pack(_and(_bool(_and(rs, expr(fz.nz_rows, steps))), rows_a), fz.shape[0])
+            cm = _pack(_and(_bool(_and(cs, expr(fz.nz_cols, steps))), cols_b), fz.shape[1])
+            rs2 = _pack(_and(_bool(rs), rows_a), fz.shape[0])
+            cs2 = _pack(_and(_bool(cs), cols_b), fz.shape[1])
+            return self._entries(fz, rm, cm, r) + self._diag_extra(fz, rs2, cs2, rm, cm, r)
+        fbt = fb.transposed()
+        a, b = self._factor(fa, expr, r), self._factor(fbt, expr, r)
+        if a is not None and b is not None:  # sum_k s_a w_a(k) s_b w_b(k) over k in both masks
+            (sa, wa, ma), (sb, wb, mb) = a, b
+            key = (id(fa), id(fbt))
+            if key not in self._pair_luts:
+                self._pair_luts[key] = _lut(wa * wb)
+            mask = _and(ma, mb)
+            total = np.full(r, int((wa * wb).sum())) if mask is None else np.broadcast_to(
+                mask.weighted(self._pair_luts[key]), (r,))
+            return total * sa * sb
         col_a = self._colnz(fa, steps, expr, r)
-        row_b = self._colnz(_transposed(fb), steps, expr, r)
+        row_b = self._colnz(fbt, steps, expr, r)
         return np.broadcast_to((col_a * row_b).sum(axis=1, dtype=np.int64), (r,)).copy()
+
+    @staticmethod
+    def _factor(f: _Frame, expr, r: int):
+        """The frame's non-zeros per column as s * w(k) * [k in mask] (per-row scalar s, static
+        weights w, a mask over the columns), or None when they do not factor so."""
+        if f.diagonal:
+            return None
+        rs, cs = expr(f.rows), expr(f.cols)
+        rn, cn = _and(rs, expr(f.nz_rows)), _and(cs, expr(f.nz_cols))
+        if f.pattern is None:
+            return _cnt(rn, f.shape[0], r), np.ones(f.shape[1], np.int64), cn
+        if rn is None:
+            return np.ones(r, np.int64), f.colcnt, cn
+        return None
 
     def _nonzero_vector(self, f: _Frame, steps, expr, along_rows: bool):
         """For a column (m x 1) or row (1 x n) operand: (r or 1, length) bool non-zero mask (None: all)."""
         rs, cs = expr(f.rows, steps), expr(f.cols, steps)
         rn, cn = _and(rs, expr(f.nz_rows, steps)), _and(cs, expr(f.nz_cols, steps))
         vec, other = (rn, cn) if along_rows else (cn, rn)
+        vec = _bool(vec)
         if f.pattern is not None:
             present = (f.rowcnt if along_rows else f.colcnt) > 0
             vec = _and(vec, present[None, :])
         if other is not None:  # the single column / row itself may be excluded
-            vec = (np.ones((1, f.shape[0] if along_rows else f.shape[1]), bool) if vec is None else vec) & other[:, :1]
+            vec = (np.ones((1, f.shape[0] if along_rows else f.shape[1]), bool) if vec is None else vec) & other.head(1)
         return vec
 
 
@@ -325,12 +467,18 @@ def _transposed(f: _Frame) -> _Frame:
     """The same operand seen transposed (for B's per-row counts)."""
     g = object.__new__(_Frame)
     g.__dict__.update(f.__dict__)
+    g._transposed = f
     g.shape = (f.shape[1], f.shape[0])
     g.nz_rows, g.nz_cols, g.rows, g.cols = f.nz_cols, f.nz_rows, f.cols, f.rows
     if f.pattern is not None:
         g.pattern = f.pattern.T.tocsr()
-        g.colcnt, g.rowcnt = f.rowcnt, f.colcnt
+        g.colcnt, g.rowcnt, g.colcnt_lut, g.rowcnt_lut = f.rowcnt, f.colcnt, f.rowcnt_lut, f.colcnt_lut
     return g
+
+
+def _pack(mask, size: int):
+    """A bool (rows, size) array as a :class:`_Mask` (None stays None)."""
+    return None if mask is None else _Mask(np.packbits(mask, axis=1, bitorder="little"), size)
 
 
 def _row_mask_times_pattern(rm: np.ndarray, pattern: sp.csr_matrix) -> np.ndarray:
@@ -342,19 +490,3 @@ def _static_mask(size: int, members: np.ndarray) -> np.ndarray:
     mask = np.zeros(size, bool)
     mask[members] = True
     return mask
-
-
-def _stack_parts(parts) -> PartWork:
-    if not parts:
-        z = np.zeros(0, np.int64)
-        return PartWork(z, z.astype(np.int32), z.astype(np.int8), z, z, z.astype(bool))
-    op_index = np.concatenate([rows for rows, *_ in parts])
-    sizes = [rows.size for rows, *_ in parts]
-    return PartWork(
-        op_index=op_index,
-        tensor=np.repeat(np.array([p[1] for p in parts], np.int32), sizes),
-        role=np.repeat(np.array([p[2] for p in parts], np.int8), sizes),
-        dense=np.concatenate([np.broadcast_to(p[3], (p[0].size,)) for p in parts]).astype(np.int64),
-        nonzero=np.concatenate([np.broadcast_to(p[4], (p[0].size,)) for p in parts]).astype(np.int64),
-        structured=np.repeat(np.array([p[5] for p in parts], bool), sizes),
-    )
