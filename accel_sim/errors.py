@@ -16,6 +16,9 @@ class ConfigError(InputError):
         where = f"{source}: {field}" if field else source
         super().__init__(f"{where}: {problem}")
 
+    def __reduce__(self):  # picklable, so a worker process or Dask worker can send it back
+        return type(self), (self.source, self.field, self.problem)
+
 
 class TraceFormatError(InputError):
     """A trace file that is truncated, corrupt, empty or of another schema version."""
@@ -23,3 +26,6 @@ class TraceFormatError(InputError):
     def __init__(self, path: str, problem: str) -> None:
         self.path, self.problem = path, problem
         super().__init__(f"{path}: {problem}")
+
+    def __reduce__(self):
+        return type(self), (self.path, self.problem)
