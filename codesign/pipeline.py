@@ -3,8 +3,9 @@
 * :func:`run_model_point` — train the model online on its task (``rtrl.online``), then record a
   trace of ``trace_sequences`` further online-learning sequences (the same learner and trainer
   keep going, so the trace shows the trained network's activity and its weight updates).
-* :func:`run_hardware_point` — load a hardware config with the point's overrides and replay the
-  trace in the simulator; flatten its result into the row columns of :mod:`codesign.sweep.metrics`.
+* :func:`run_hardware_point` — validate a hardware config (a dict: the base config with the
+  point's overrides) and replay the trace in the simulator; flatten its result into the row
+  columns of :mod:`codesign.sweep.metrics`.
 
 Units: seconds, cycles, pJ, bytes; accuracy and activity as fractions.
 """
@@ -162,11 +163,13 @@ def sram_capacity_bytes(config: Any) -> int:
     return int(sum(config.level_capacity_bytes(name) for name in config.sram))
 
 
-def run_hardware_point(trace_path: Path, hw: HardwarePoint, model: dict[str, Any]) -> HardwareResult:
-    """Simulate the trace at ``trace_path`` on ``hw`` at its fidelity."""
-    from accel_sim import load_config, simulate_file
+def run_hardware_point(trace_path: Path, hw: HardwarePoint, model: dict[str, Any],
+                       config_data: dict[str, Any]) -> HardwareResult:
+    """Simulate the trace at ``trace_path`` on ``hw`` at its fidelity. ``config_data``: ``hw``'s
+    config (base config with its overrides) as a dict, validated again here (no file is read)."""
+    from accel_sim import simulate_file, validate_config
 
-    config = load_config(hw.config_path, dict(hw.overrides))
+    config = validate_config(config_data, source=hw.label)
     result = simulate_file(str(trace_path), config, fidelity=hw.fidelity)
     return HardwareResult(
         raw=result.to_dict(), sram_capacity_bytes=sram_capacity_bytes(config),

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from codesign.cli import EXIT_INTERNAL, EXIT_OK
+from codesign.cli import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, _one_line
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1: run in this process)")
     p.add_argument("--dask", metavar="local|tcp://HOST:PORT",
                    help="run on Dask: 'local' starts a LocalCluster on 127.0.0.1 with --workers processes; "
-                   "tcp://HOST:PORT connects to a running scheduler")
+                   "tcp://HOST:PORT connects to a running scheduler (its workers need the installed package only: "
+                   "configs and traces travel with the tasks, results come back here)")
     p.add_argument("--restart", action="store_true", help="discard the store's previous results first")
     p.add_argument("--csv", help="also export all rows to this CSV file")
     p.add_argument("--dry-run", action="store_true", help="validate the spec and list the points; run nothing")
@@ -62,7 +63,24 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         with ResultStore(summary.store_path, create=False) as store:
             print(f"csv: {store.export_csv(args.csv)}")
-    if summary.failed:
-        print(f"error: {summary.failed} points failed (see above); rerun to retry them", file=sys.stderr)
-        return EXIT_INTERNAL
-    return EXIT_OK
+    return _failure_exit(summary)
+
+
+def _failure_exit(summary) -> int:
+    """Exit 2 if a point's input is bad (rerunning cannot help), 1 for a bug, 1 with the advice to
+    rerun when only transient failures (a worker died, lost connection) stopped points; 0 if none."""
+    if not summary.failed:
+        return EXIT_OK
+    for kind, head, code in (
+        ("input", "cannot be computed from this input (rerunning will not help)", EXIT_USAGE),
+        ("internal", "failed on an internal error (a bug; please report it)", EXIT_INTERNAL),
+    ):
+        failures = summary.failed_by(kind)
+        if failures:
+            n = sum(f.points for f in failures)
+            more = f" (and {len(failures) - 1} more, listed above)" if len(failures) > 1 else ""
+            print(_one_line(f"error: {n} points {head}: {failures[0].line()}{more}"), file=sys.stderr)
+            return code
+    print(f"error: {summary.failed} points failed on a transient problem (see above); rerun to retry them",
+          file=sys.stderr)
+    return EXIT_INTERNAL

@@ -1,7 +1,9 @@
 """Where sweep tasks run: in this process, in local worker processes, or on a Dask cluster.
 
-All three expose the same two calls, ``submit(fn, *args) -> future`` and
-``wait_first(futures) -> finished futures``, so the executor loop is written once. Workers run
+All three expose the same calls, ``share(data) -> handle`` (a value many tasks take, e.g. a
+trace's bytes: shipped once to a cluster, passed as is elsewhere), ``submit(fn, *args) -> future``
+(``args`` may hold handles) and ``wait_first(futures) -> finished futures``, so the executor loop
+is written once; ``transient`` names the failures a rerun may fix (a worker died). Workers run
 single-threaded numerical code (``OMP_NUM_THREADS=1``) so N workers use N cores and results do
 not depend on BLAS thread scheduling.
 """
@@ -15,6 +17,9 @@ import os
 from typing import Any, Callable, Iterable
 
 _SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: Failures of the machinery rather than of the point (a rerun may succeed): I/O, a lost connection,
+#: a worker process that died (the pool breaks), a cancelled task.
+TRANSIENT: tuple[type[BaseException], ...] = (OSError, TimeoutError, cf.CancelledError, cf.BrokenExecutor)
 
 
 def _single_thread_env() -> None:
@@ -42,9 +47,13 @@ class InlineBackend:
     executor waits (so each result is stored before the next task starts)."""
 
     description = "1 worker (in process)"
+    transient = TRANSIENT
 
     def __init__(self) -> None:
         self._seq = 0
+
+    def share(self, data: Any) -> Any:
+        return data
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future:
         fut = _Lazy(fn, args)
@@ -69,11 +78,16 @@ class ProcessBackend:
     """``workers`` local processes: forked where the platform can (they start at once with the
     parent's modules already imported; the parent runs no threads), spawned elsewhere."""
 
+    transient = TRANSIENT
+
     def __init__(self, workers: int) -> None:
         _single_thread_env()
         self.description = f"{workers} local worker processes"
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
         self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method))
+
+    def share(self, data: Any) -> Any:
+        return data
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future:
         return self._pool.submit(fn, *args)
@@ -88,16 +102,20 @@ class ProcessBackend:
 
 class DaskBackend:
     """A Dask cluster: ``local`` starts a LocalCluster on loopback with ``workers`` processes;
-    ``tcp://HOST:PORT`` connects to a running scheduler (the output folder must then be on a
-    filesystem the workers share, since they read and write traces there)."""
+    ``tcp://HOST:PORT`` connects to a running scheduler. Tasks and their results travel by value
+    (workers need the installed package only). Shared data is scattered to every worker under a
+    content hash, so a worker that dies takes no trace with it while one worker holds a copy;
+    a task whose worker died is rerun elsewhere by the scheduler (up to its allowed failures)."""
 
     def __init__(self, address: str, workers: int) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError as exc:  # pragma: no cover - the dask extra is optional
             raise ValueError("--dask needs the 'dask' extra: pip install -e '.[dask]'") from exc
-        for name in ("distributed", "distributed.nanny", "distributed.scheduler", "distributed.worker"):
-            logging.getLogger(name).setLevel(logging.ERROR)
+        _quiet_dask_logs()
+        from distributed import KilledWorker
+
+        self.transient = (*TRANSIENT, KilledWorker)
         _single_thread_env()
         self._cluster = None
         if address == "local":
@@ -116,19 +134,34 @@ class DaskBackend:
         else:
             raise ValueError(f"--dask {address!r}: expected 'local' or tcp://HOST:PORT")
 
+    def share(self, data: Any) -> Any:
+        return self._client.scatter(data, hash=True, broadcast=True)
+
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self._client.submit(fn, *args, pure=False)
 
     def wait_first(self, futures: Iterable[Any]) -> set[Any]:
         from distributed import wait
 
-        done, _ = wait(list(futures), return_when="FIRST_COMPLETED")
+        futures = list(futures)
+        try:
+            done, _ = wait(futures, return_when="FIRST_COMPLETED")
+        except cf.CancelledError:  # e.g. the scheduler is gone: its .result() raises, as for a failure
+            done = [f for f in futures if f.done() or f.cancelled()]
         return set(done)
 
     def close(self) -> None:
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def _quiet_dask_logs() -> None:
+    """Dask logs lost workers and connections with tracebacks on stderr; the sweep reports each
+    failed point itself (one line each), so only critical log records pass."""
+    names = [n for n in logging.root.manager.loggerDict if n.startswith("distributed.")]
+    for name in ["distributed", *names]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def make_backend(workers: int, dask: str | None) -> InlineBackend | ProcessBackend | DaskBackend:

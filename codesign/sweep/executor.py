@@ -3,28 +3,56 @@ each finished point at once, resume what a killed run left.
 
 Flow: expand the spec into points; skip those already in the store; for each model point whose
 trace is not yet recorded submit a model task, and when it finishes (or right away, if a
-previous run recorded it) submit its hardware tasks. The parent process is the only writer of the
-store, so each row is one transaction and a point key can never be written twice.
+previous run recorded it) submit its hardware tasks. Tasks get values, never paths (see
+:mod:`codesign.sweep.tasks`): the validated config as a dict, the trace as bytes shared once per
+model point. This process alone writes: the store (each row one transaction, so a point key can
+never be written twice) and the traces, in the output folder's ``traces/``.
+
+A failed point is not stored. Its :class:`PointFailure` says whether a rerun can help:
+``input`` (a ValueError such as ConfigError/InputError: the point's input is bad), ``transient``
+(the backend's I/O / lost-worker failures) or ``internal`` (anything else: a bug).
 """
 
 from __future__ import annotations
 
 import shutil
-import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codesign.atomic import atomic_write_bytes
 from codesign.store import ResultStore
 from codesign.sweep.backends import make_backend
 from codesign.sweep.points import ModelPoint, SweepPoint, expand
 from codesign.sweep.progress import Progress
 from codesign.sweep.spec import SweepSpec
-from codesign.sweep.tasks import hardware_task, model_task
+from codesign.sweep.tasks import ModelOutput, hardware_config, hardware_task, model_task
 
 STORE_NAME = "results.sqlite"
+
+
+@dataclass(frozen=True)
+class PointFailure:
+    """Points that were not computed: ``points`` of them from point ``index`` on (a failed model
+    point fails all of its hardware points), ``what`` names them, ``cause`` is ``Type: message``,
+    ``kind`` is ``input`` (rerunning cannot help), ``transient`` (a rerun may) or ``internal`` (a bug)."""
+
+    index: int
+    points: int
+    what: str
+    cause: str
+    kind: str
+
+    def line(self) -> str:
+        return f"{self.what}: {self.cause}"
+
+
+def failure_kind(exc: BaseException, transient: tuple[type[BaseException], ...]) -> str:
+    if isinstance(exc, (ValueError, MemoryError)):  # bad input, or sizes beyond the worker's memory
+        return "input"
+    return "transient" if isinstance(exc, transient) else "internal"
 
 
 @dataclass
@@ -40,7 +68,14 @@ class SweepSummary:
     wall_seconds: float
     store_path: Path
     backend: str
-    errors: list[str] = field(default_factory=list)
+    failures: list[PointFailure] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f.line() for f in self.failures]
+
+    def failed_by(self, kind: str) -> list[PointFailure]:
+        return [f for f in self.failures if f.kind == kind]
 
     def lines(self) -> list[str]:
         rate = self.computed / self.wall_seconds if self.wall_seconds > 0 else 0.0
@@ -50,7 +85,7 @@ class SweepSummary:
             f"wall time {self.wall_seconds:.1f} s ({rate:.2f} points/s) on {self.backend}",
             f"store: {self.store_path}",
         ]
-        return out + [f"failed: {e}" for e in self.errors[:10]]
+        return out + [f"failed ({f.kind}): {f.line()}" for f in self.failures[:10]]
 
 
 def open_store(spec: SweepSpec, out_dir: Path, store_path: Path | None, restart: bool) -> ResultStore:
@@ -84,7 +119,8 @@ def run_sweep(
     restart: bool = False,
     progress: bool = True,
 ) -> SweepSummary:
-    """Run (or resume) ``spec`` with results in ``out_dir`` (store, traces)."""
+    """Run (or resume) ``spec`` with results in ``out_dir`` (store, traces). Only this process
+    reads the spec's files and writes results; workers get and return values."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -120,7 +156,16 @@ def estimated_cost(model: ModelPoint) -> float:
 
 
 def trace_path_for(out_dir: Path, model_key: str) -> Path:
-    return out_dir / "traces" / f"{model_key}.arrows"
+    """Where the client keeps a model point's trace (written by this process, never by a worker)."""
+    return Path(out_dir) / "traces" / f"{model_key}.arrows"
+
+
+def _describe(kind: str, what: Any) -> str:
+    if kind == "model":
+        m = what
+        return (f"model point {m.key} ({m.task} {m.method} n_hidden={m.n_hidden} "
+                f"weight_density={m.weight_density:g} seed={m.seed})")
+    return f"point {what.index} {what.key} ({what.hardware.label} {what.hardware.fidelity})"
 
 
 def _drive(spec: SweepSpec, todo: list[SweepPoint], out_dir: Path, store: ResultStore, backend: Any,
@@ -130,21 +175,54 @@ def _drive(spec: SweepSpec, todo: list[SweepPoint], out_dir: Path, store: Result
     for p in todo:
         groups[p.model.key].append(p)
     pending: dict[Any, tuple[str, Any]] = {}
+    configs: dict[tuple[str, Any], dict[str, Any] | None] = {}  # validated once per base config + overrides
+    shared: dict[str, Any] = {}  # model key -> its trace as shared with the workers, while still needed
+    left: Counter[str] = Counter()  # model key -> hardware tasks not finished
 
-    def submit_hardware(model_key: str, model_result: dict[str, Any]) -> None:
-        trace = str(trace_path_for(out_dir, model_key))
+    def fail(kind: str, what: Any, points: int, exc: BaseException) -> None:
+        index = groups[what.key][0].index if kind == "model" else what.index
+        summary.failures.append(PointFailure(index, points, _describe(kind, what), f"{type(exc).__name__}: {exc}",
+                                             failure_kind(exc, backend.transient)))
+        summary.failed += points
+        bar.update(0, failed=points)
+
+    def config_for(p: SweepPoint) -> dict[str, Any] | None:
+        key = (p.hardware.config, p.hardware.overrides)
+        if key not in configs:
+            configs[key] = hardware_config(evaluator, spec.config_path(p.hardware.config), p.hardware)
+        return configs[key]
+
+    def submit_hardware(model_key: str, model_result: dict[str, Any], trace: bytes) -> None:
+        try:
+            shared[model_key] = backend.share(trace)
+        except backend.transient as exc:  # e.g. the cluster is gone
+            fail("model", groups[model_key][0].model, len(groups[model_key]), exc)
+            return
         for p in groups[model_key]:
-            pending[backend.submit(hardware_task, evaluator, p, model_result, trace)] = ("hw", p)
+            try:
+                config = config_for(p)
+            except (ValueError, OSError) as exc:  # a config (with these overrides) that does not load
+                fail("hardware", p, 1, exc)
+                continue
+            pending[backend.submit(hardware_task, evaluator, p, config, model_result, shared[model_key])] = ("hw", p)
+            left[model_key] += 1
+        if not left[model_key]:
+            del shared[model_key]
+
+    def hardware_done(p: SweepPoint) -> None:
+        left[p.model.key] -= 1
+        if not left[p.model.key]:
+            del shared[p.model.key]  # the workers may drop this trace now
 
     bar.start()
     # longest first: the costliest model points start at once, so no worker idles at the end
     for model_key, pts in sorted(groups.items(), key=lambda kv: -estimated_cost(kv[1][0].model)):
         known = store.get_model(model_key)
-        if known is not None and trace_path_for(out_dir, model_key).is_file():
-            submit_hardware(model_key, known)
+        trace_path = trace_path_for(out_dir, model_key)
+        if known is not None and trace_path.is_file():
+            submit_hardware(model_key, known, trace_path.read_bytes())
         else:
-            trace = str(trace_path_for(out_dir, model_key))
-            pending[backend.submit(model_task, evaluator, pts[0].model, trace)] = ("model", model_key)
+            pending[backend.submit(model_task, evaluator, pts[0].model)] = ("model", model_key)
 
     while pending:
         for fut in backend.wait_first(pending):
@@ -152,18 +230,22 @@ def _drive(spec: SweepSpec, todo: list[SweepPoint], out_dir: Path, store: Result
             try:
                 result = fut.result()
             except Exception as exc:  # noqa: BLE001 - a failed point is reported, not stored
-                failed = groups[what] if kind == "model" else [what]
-                summary.failed += len(failed)
-                summary.errors.append(f"{kind} point {what if kind == 'model' else what.key}: {type(exc).__name__}: {exc}")
-                bar.update(0, failed=len(failed))
+                if kind == "model":
+                    fail("model", groups[what][0].model, len(groups[what]), exc)
+                else:
+                    fail("hardware", what, 1, exc)
+                    hardware_done(what)
                 continue
             if kind == "model":
-                store.put_model(what, groups[what][0].model.params(), result)
+                output: ModelOutput = result
+                # the trace first: a model in the store always has its trace beside it
+                atomic_write_bytes(trace_path_for(out_dir, what), output.trace)
+                store.put_model(what, groups[what][0].model.params(), output.result)
                 summary.models_trained += 1
-                submit_hardware(what, result)
+                submit_hardware(what, output.result, output.trace)
             else:
                 if store.put_point(what.key, what.index, what.model.key, result):
                     summary.computed += 1
                 bar.update(1)
-    if summary.failed:
-        print(f"{summary.failed} points failed; rerun the sweep to retry them", file=sys.stderr)
+                hardware_done(what)
+    summary.failures.sort(key=lambda f: f.index)

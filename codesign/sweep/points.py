@@ -53,10 +53,10 @@ class ModelPoint:
 
 @dataclass(frozen=True)
 class HardwarePoint:
-    """One hardware configuration: a base config file, dotted-path overrides and a fidelity."""
+    """One hardware configuration: a base config file, dotted-path overrides and a fidelity.
+    A plain value (no path of this machine): the executor reads the config and ships its content."""
 
-    config: str  # the base config's name as written in the spec (stable across machines)
-    config_path: str  # resolved path to read
+    config: str  # the base config's name as written in the spec (resolve with SweepSpec.config_path)
     overrides: tuple[tuple[str, Any], ...]
     fidelity: str
 
@@ -103,13 +103,8 @@ def _model_point(spec: SweepSpec, values: dict[str, Any], training: dict[str, An
     )
 
 
-def _hardware_point(spec: SweepSpec, config: str, overrides: dict[str, Any], fidelity: str) -> HardwarePoint:
-    return HardwarePoint(
-        config=config,
-        config_path=str(spec.config_path(config)),
-        overrides=tuple(sorted(overrides.items())),
-        fidelity=fidelity,
-    )
+def _hardware_point(config: str, overrides: dict[str, Any], fidelity: str) -> HardwarePoint:
+    return HardwarePoint(config=config, overrides=tuple(sorted(overrides.items())), fidelity=fidelity)
 
 
 def _hardware_grid(spec: SweepSpec) -> list[tuple[str, dict[str, Any], str]]:
@@ -175,7 +170,7 @@ def expand(spec: SweepSpec) -> list[SweepPoint]:
     raw = [(m, None, hw) for m, hw in (_grid(spec) if spec.sampling.mode == "grid" else _random(spec))]
     points, seen = [], set()
     for mvals, training, hw in raw + _included(spec):
-        point = SweepPoint(len(points), _model_point(spec, mvals, training), _hardware_point(spec, *hw))
+        point = SweepPoint(len(points), _model_point(spec, mvals, training), _hardware_point(*hw))
         if point.key not in seen:  # an include that repeats a grid point adds nothing
             seen.add(point.key)
             points.append(point)
