@@ -163,10 +163,10 @@ def test_derived_work_equals_brute_force(trace):
         dense, effectual, index = brute_op(header, sets)
         assert (int(w.dense[i]), int(w.effectual[i]), int(w.index_count[i])) == (dense, effectual, index)
         assert w.effectual[i] <= w.dense[i] or header.ops[0].kind in ("gemm", "spmm")
+    (op,) = header.ops
+    assert [p.rows.tolist() for p in w.parts] == [list(range(len(steps)))] * len(op.a + op.b + op.z)
     for i, (_, sets) in enumerate(steps):  # every part's domain and non-zeros
-        (op,) = header.ops
-        rows = w.parts.op_index == i
         expected = [brute_part(header, sets, p) for p in op.a + op.b + op.z]
         if op.kind not in ("gemm", "spmm"):
-            assert w.parts.dense[rows].tolist() == [int(d.sum()) for d, _, _ in expected]
-        assert w.parts.nonzero[rows].tolist() == [int(nz.sum()) for _, nz, _ in expected]
+            assert [int(p.dense[i]) for p in w.parts] == [int(d.sum()) for d, _, _ in expected]
+        assert [int(p.nonzero[i]) for p in w.parts] == [int(nz.sum()) for _, nz, _ in expected]
