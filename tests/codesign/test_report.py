@@ -85,8 +85,12 @@ def test_report_cli_writes_self_contained_html_markdown_and_csv(store_path, tmp_
     out = tmp_path / "rep"
     assert main(["report", str(store_path), "--out", str(out)]) == 0
     html = (out / "index.html").read_text()
-    # self-contained: no external resources at all, every image inline
-    assert not re.search(r"""(src|href)\s*=\s*['"](?!data:)""", html)
+    # self-contained: no external resources at all, every image inline; links only to the report's
+    # own files beside it (and the Perfetto viewer)
+    assert not re.search(r"""src\s*=\s*['"](?!data:)""", html) and "<link" not in html
+    links = re.findall(r"""href\s*=\s*['"]([^'"]*)""", html)
+    assert "results.csv" in links
+    assert all(link.startswith("https://") or (out / link).is_file() for link in links), links
     assert html.count("data:image/png;base64,") == len(FIGURES)
     assert "<script" not in html
     md = (out / "report.md").read_text()
