@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from accel_sim.errors import InputError
-from accel_sim.trace.header import Label, OpDecl, OpKind, Part, Pattern, Tensor, TraceHeader
+from accel_sim.trace.header import MAX_ELEMENTS, Label, OpDecl, OpKind, Part, Pattern, Tensor, TraceHeader
 from accel_sim.trace.schema import OpRecord, SetLayout, TraceChunk
 
 
@@ -38,6 +38,9 @@ def _check_dims(**dims: int) -> None:
 
 
 def _trace(m: int, k: int, n: int, word_bytes: int, a_mask, b_mask, provenance: dict[str, str]) -> SyntheticTrace:
+    for name, elements in (("A", m * k), ("B", k * n), ("Z", m * n)):
+        if elements > MAX_ELEMENTS:
+            raise InputError(f"{name} would hold {elements} elements; a trace tensor holds at most {MAX_ELEMENTS}")
     # an all-true mask is a dense operand: no pattern to declare
     a_mask = None if a_mask is None or np.all(a_mask) else a_mask
     b_mask = None if b_mask is None or np.all(b_mask) else b_mask
