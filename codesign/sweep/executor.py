@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from codesign.atomic import atomic_write_bytes
+from codesign.report.units import count
 from codesign.store import ResultStore
 from codesign.sweep.backends import make_backend
 from codesign.sweep.points import ModelPoint, SweepPoint, expand
@@ -80,8 +81,8 @@ class SweepSummary:
     def lines(self) -> list[str]:
         rate = self.computed / self.wall_seconds if self.wall_seconds > 0 else 0.0
         out = [
-            f"sweep {self.spec_name}: {self.total_points} points, {self.already_done} already in the store, "
-            f"{self.computed} computed now ({self.models_trained} model points trained), {self.failed} failed",
+            f"sweep {self.spec_name}: {count(self.total_points, 'point')}, {self.already_done} already in the store, "
+            f"{self.computed} computed now ({count(self.models_trained, 'model point')} trained), {self.failed} failed",
             f"wall time {self.wall_seconds:.1f} s ({rate:.2f} points/s) on {self.backend}",
             f"store: {self.store_path}",
         ]
@@ -148,7 +149,7 @@ def run_sweep(
 
 
 def estimated_cost(model: ModelPoint) -> float:
-    """Relative training cost of a model point (DESIGN §4: RTRL ~ n^4 per step, sparse ~ rho^2 n^4,
+    """Relative training cost of a model point (docs/model.md §3: RTRL ~ n^4 per step, sparse ~ rho^2 n^4,
     BPTT ~ n^2), times the sequences trained; only used to order work, never reported."""
     n, rho = float(model.n_hidden), float(model.weight_density)
     per_step = {"dense_rtrl": n**4, "sparse_rtrl": max(rho * rho, 0.05) * n**4, "bptt": 30 * n**2}.get(model.method, n**4)
