@@ -42,7 +42,7 @@ def _convert(task: str, name: str, value: Any, default: Any) -> Any:
         if not bad:
             out = kind(value) if kind in (int, float) else value
             if kind is not float or math.isfinite(out):
-                return out
+                return out + 0.0 if kind is float else out  # + 0.0: -0.0 is 0.0 (numpy refuses scale -0.0)
     except (TypeError, ValueError, OverflowError):
         pass
     what = "a finite float" if kind is float else kind.__name__

@@ -413,3 +413,9 @@ def test_readme_learning_examples_claim_what_they_reach():
     assert {"copy", "digits"} <= set(by_task)
     assert claimed_accuracy(by_task["copy"]) >= 0.99 and claimed_accuracy(by_task["digits"]) >= 0.9
     assert "--lr" in by_task["copy"].argv  # the default learning rate (0.01) stays at chance on copy
+
+
+def test_negative_zero_task_option_is_zero():  # found by make fuzz: noise_std=-0 passed '>= 0', numpy refused it
+    code, _, err = cli(["train", "--task", "sine", "--task-option", "noise_std=-0", "--task-option", "n_train=3",
+                        "--task-option", "n_test=2", "--hidden", "8", "--quiet"])
+    assert code == 0, err
