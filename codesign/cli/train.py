@@ -89,29 +89,31 @@ def _settings(args):
     else:
         base.update(DEFAULTS)
     base.update({k: v for k, v in given.items() if v is not None})
-    _check(base)
+    _check(base, given, args.resume)
     return RunSettings(**base)
 
 
-def _check(s: dict) -> None:
-    if not 1 <= s["n_hidden"] <= MAX_HIDDEN:
-        raise UsageError(f"--hidden must lie in [1, {MAX_HIDDEN}], got {s['n_hidden']}")
-    if not 0.0 < s["weight_density"] <= 1.0:
-        raise UsageError(f"--weight-density must lie in (0, 1], got {s['weight_density']}")
-    if not 0.0 <= s["threshold_mean"] <= 1.0:
-        raise UsageError(f"--threshold-mean must lie in [0, 1], got {s['threshold_mean']}")
-    if s["epochs"] < 1:
-        raise UsageError(f"--epochs must be >= 1, got {s['epochs']}")
-    if s.get("update_every") is not None and s["update_every"] < 0:
-        raise UsageError(f"--update-every must be >= 0 (0 = once per sequence), got {s['update_every']}")
-    if not s["clip_norm"] >= 0:
-        raise UsageError(f"--clip-norm must be >= 0 (0 = no clipping), got {s['clip_norm']}")
-    if s["seed"] < 0:
-        raise UsageError(f"--seed must be >= 0, got {s['seed']}")
-    if not s["lr"] > 0:
-        raise UsageError(f"--lr must be > 0, got {s['lr']}")
-    if not 0.0 < s["lr_decay"] <= 1.0:
-        raise UsageError(f"--lr-decay must lie in (0, 1], got {s['lr_decay']}")
+#: (settings key, option, test, requirement) for the numbers a run needs to make sense
+_RULES = (
+    ("n_hidden", "--hidden", lambda v: 1 <= v <= MAX_HIDDEN, f"lie in [1, {MAX_HIDDEN}]"),
+    ("weight_density", "--weight-density", lambda v: 0.0 < v <= 1.0, "lie in (0, 1]"),
+    ("threshold_mean", "--threshold-mean", lambda v: 0.0 <= v <= 1.0, "lie in [0, 1]"),
+    ("epochs", "--epochs", lambda v: v >= 1, "be >= 1"),
+    ("update_every", "--update-every", lambda v: v is None or v >= 0, "be >= 0 (0 = once per sequence)"),
+    ("clip_norm", "--clip-norm", lambda v: v >= 0, "be >= 0 (0 = no clipping)"),
+    ("seed", "--seed", lambda v: v >= 0, "be >= 0"),
+    ("lr", "--lr", lambda v: v > 0, "be > 0"),
+    ("lr_decay", "--lr-decay", lambda v: 0.0 < v <= 1.0, "lie in (0, 1]"),
+)
+
+
+def _check(s: dict, given: dict, resume: str | None) -> None:
+    """Refuse settings no run can use, naming the option, or the checkpoint's field if the value
+    came from the checkpoint being resumed."""
+    for key, option, ok, requirement in _RULES:
+        if not ok(s.get(key)):
+            where = f"{resume}: run.{key}:" if resume and given.get(key) is None else option
+            raise UsageError(f"{where} must {requirement}, got {s.get(key)}")
 
 
 class _Progress:

@@ -419,3 +419,17 @@ def test_negative_zero_task_option_is_zero():  # found by make fuzz: noise_std=-
     code, _, err = cli(["train", "--task", "sine", "--task-option", "noise_std=-0", "--task-option", "n_train=3",
                         "--task-option", "n_test=2", "--hidden", "8", "--quiet"])
     assert code == 0, err
+
+
+def test_resumed_settings_that_no_run_can_use_name_the_checkpoint(tmp_path):
+    # found by make fuzz: a checkpoint holding run.epochs 0 said '--epochs must be >= 1', an option never given
+    from rtrl.online.checkpoint import load_checkpoint, save_checkpoint
+
+    path = tmp_path / "c.npz"
+    assert cli([*TINY_TRAIN, "--checkpoint", path])[0] == 0
+    arrays, meta = load_checkpoint(path)
+    save_checkpoint(path, arrays, {**meta, "run": {**meta["run"], "epochs": 0}})
+    resume = ["train", "--task", "copy", "--resume", path, "--quiet"]
+    code, _, err = cli(resume)
+    assert_bad_input(code, err, path, "run.epochs", ">= 1")
+    assert cli([*resume, "--epochs", "2"])[0] == 0  # a value given on the command line replaces it
