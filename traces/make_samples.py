@@ -3,7 +3,7 @@
 * ``{sparse_rtrl,dense_rtrl,bptt}_h16.arrows``: the same EGRU (n_in 3, n_hidden 16, n_out 2,
   weight density 0.25, seed 0, float32) learning the same input: three copy-task episodes (pattern
   of 5 bits, delay 2, recall 5 -> 36 steps), recorded with 8 steps per chunk, then one ``grads()``
-  call (BPTT records its backward pass as step 36).
+  call (BPTT records its backward pass as steps 36-71, one per stored step).
 * ``gemm_16x16x16.arrows`` and ``spmm_64x64x16_d0.1.arrows``: synthetic one-op traces.
 
 Outputs are deterministic except for the provenance fields ``created_utc`` and ``package``.
