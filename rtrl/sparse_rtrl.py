@@ -1,4 +1,4 @@
-"""Sparse RTRL (DESIGN §4): exact, but touching only what activity and masks leave non-zero.
+"""Sparse RTRL (docs/model.md §3): exact, but touching only what activity and masks leave non-zero.
 
 * M stores only the P unmasked recurrent-path parameters (n x P).
 * J_t = diag(u * c') + G[:, A] diag(y'_A): the off-diagonal part has nnz(G[:, A]) entries

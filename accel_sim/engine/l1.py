@@ -1,4 +1,4 @@
-"""L1 tile-level discrete-event model (SimPy; DESIGN §6): one event per tile of work.
+"""L1 tile-level discrete-event model (SimPy): one event per tile of work.
 
 Resources: DRAM read channel, index units, PE array (with its SRAM ports and interconnect as one
 compute stage), DRAM write channel. Each is a reservation-style server that keeps its next-free

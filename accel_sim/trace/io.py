@@ -137,7 +137,8 @@ class TraceWriter:
         if chunk.n_steps:
             self._last_step = int(chunk.step_ids[-1])
         meta = {codec.KEY_SEQ: str(self.n_chunks).encode(), codec.KEY_CRC: str(crc).encode()}
-        self._stream.write_batch(batch, custom_metadata=meta)
+        with self._user_path():
+            self._stream.write_batch(batch, custom_metadata=meta)
         self.n_chunks += 1
         self.n_steps += chunk.n_steps
         self.n_ops += chunk.n_ops
@@ -150,13 +151,22 @@ class TraceWriter:
         self.flush()
         trailer = {codec.KEY_END: b"1", b"n_chunks": str(self.n_chunks).encode(),
                    b"n_steps": str(self.n_steps).encode(), b"n_ops": str(self.n_ops).encode()}
-        self._stream.write_batch(codec.empty_batch(), custom_metadata=trailer)
-        self._stream.close()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        self._closed = True
-        os.replace(self.partial_path, self.path)
+        with self._user_path():
+            self._stream.write_batch(codec.empty_batch(), custom_metadata=trailer)
+            self._stream.close()
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._closed = True
+            os.replace(self.partial_path, self.path)
+
+    @contextmanager
+    def _user_path(self) -> Iterator[None]:
+        """Report an OS error (disk full, folder gone) under the user's path, not ``PATH.partial``."""
+        try:
+            yield
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(self.path)) from None
 
     def abort(self) -> None:
         """Stop without finishing: ``PATH.partial`` stays (readers reject it), ``PATH`` is not made."""

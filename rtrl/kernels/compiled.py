@@ -3,7 +3,7 @@
 Per step, in this order (``rtrl.kernels.cpu_step.CompiledStep`` drives them):
 
 * ``forward``: the events of s_{t-1}, the event-based forward (only inputs and events that are
-  non-zero), the gates of DESIGN §3, the events of the new state, the readout (loss, dL/ds,
+  non-zero), the gates of docs/model.md §1, the events of the new state, the readout (loss, dL/ds,
   readout gradients), the rows of G[:, A] (static CSR of G, active columns only) and the
   immediate influence Mbar_t row by row (kept weights whose source is non-zero, biases, threshold
   columns). It returns |A| and nnz(G[:, A]), from which the learner picks this sparse path or the
@@ -81,7 +81,7 @@ def events(s, thr, gamma, eps, ev):
 
 @_jit
 def _gates(pre, prev, b_u, b_r, b_z, b_rz, gv):
-    """Gates of DESIGN §3 from the pre-activations ``pre`` (6n: W x for u r z, then R y)."""
+    """Gates of docs/model.md §1 from the pre-activations ``pre`` (6n: W x for u r z, then R y)."""
     n = b_u.shape[0]
     for i in range(n):
         c, dc = float(prev[EV_C, i]), float(prev[EV_DC, i])

@@ -1,4 +1,4 @@
-"""Dense GEMM against SCALE-Sim 3.0.0 / ZigZag 3.9.1 (shared/reference/peer_gemm_16x16.md).
+"""Dense GEMM against SCALE-Sim 3.0.0 / ZigZag 3.9.1 (docs/peer_gemm.md).
 The closed forms below are written from the reference text, independently of accel_sim.engine."""
 
 from math import ceil

@@ -1,6 +1,6 @@
 """Traces recorded from the real learners: their declared structure and index sets are those of
-the run, and the work the simulator derives from them (``accel_sim.trace.work``) equals DESIGN §4's
-counts evaluated independently on the model's masks and the recorded active sets; where the
+the run, and the work the simulator derives from them (``accel_sim.trace.work``) equals the counts
+of docs/model.md §3 evaluated independently on the model's masks and the recorded active sets; where the
 learner skips zeros itself, its own MAC counts agree."""
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def test_index_sets_are_those_of_the_run(traces):
 
 
 def design_counts(t, steps, xs):
-    """DESIGN §4's per-step counts from the masks and the recorded sets (independent of the code)."""
+    """The per-step counts of docs/model.md §3 from the masks and the recorded sets (independent of the code)."""
     mk = masks()
     n = MODEL["n_hidden"]
     union = mk["R_u"] | mk["R_r"] | mk["R_z"]

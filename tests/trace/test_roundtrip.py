@@ -242,3 +242,17 @@ def test_bad_op_rows_are_refused(tmp_path):
     rec = OpsOnly()
     record_rows(rec, np.array([[0, 1, 5, 0], [0, 2, 6, 1]], np.int64))
     assert [(r.op, r.macs) for r in rec.ops] == [(1, 5), (2, 6)]
+
+
+def test_write_errors_name_the_users_path_not_the_partial_file(tmp_path):
+    """The folder disappears under a running writer: the error names PATH, never PATH.partial."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    path = folder / "run.arrows"
+    w = TraceWriter(path, header())
+    w.begin_step(0)
+    (folder / "run.arrows.partial").unlink()
+    folder.rmdir()
+    with pytest.raises(OSError) as exc:
+        w.close()
+    assert exc.value.filename == str(path) and ".partial" not in str(exc.value)
