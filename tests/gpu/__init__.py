@@ -1,4 +1,5 @@
-"""GPU tests: marked ``gpu`` and skipped, with the reason, where CuPy or a CUDA device is missing."""
+"""GPU tests: marked ``gpu`` and skipped, with the reason, where CuPy or a CUDA device is missing.
+``test_compile.py`` (NVRTC) and ``test_gpu_check_cpu.py`` need no GPU and run everywhere."""
 
 import pytest
 
