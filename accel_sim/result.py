@@ -1,4 +1,4 @@
-"""Simulation results: one typed record, rendered to JSON (schema ``accel-sim/result/1``) or a
+"""Simulation results: one typed record, rendered to JSON (schema ``accel-sim/result/3``) or a
 flat CSV row. Units are in the key names (cycles, seconds, bytes, pJ)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import io
 import json
 from dataclasses import dataclass, field
 
-RESULT_SCHEMA = "accel-sim/result/2"
+RESULT_SCHEMA = "accel-sim/result/3"
 
 
 @dataclass
@@ -20,7 +20,11 @@ class SimResult:
     and per-SRAM-level bytes; ``memory_bytes``: capacities, resident bytes, tensor footprints;
     ``utilization``: busy fraction per resource; ``stall_cycles``: array idle cycles by cause;
     ``by_label``: per RTRL label; ``per_step``: latency and energy distribution over steps;
-    ``workload``: NeuroBench-style workload metrics and RTRL op counts."""
+    ``workload``: NeuroBench-style workload metrics and RTRL op counts; ``energy_pj["by_component"]``:
+    {component: {action: pJ}} (the components' table times their action counts, leakage included);
+    ``accesses``: {tensor: {level: {read | write | metadata_read | metadata_write: {actual, gated,
+    skipped}}}} in elements (metadata: words);
+    ``power_mw``: average, peak (busiest step), static (leakage) and dynamic."""
 
     config_name: str
     fidelity: str
@@ -41,6 +45,8 @@ class SimResult:
     per_step: dict[str, float]
     workload: dict[str, float]
     simulation: dict[str, float] = field(default_factory=dict)
+    accesses: dict[str, object] = field(default_factory=dict)
+    power_mw: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -64,6 +70,8 @@ class SimResult:
             "per_step": dict(self.per_step),
             "workload": dict(self.workload),
             "simulation": dict(self.simulation),
+            "accesses": self.accesses,
+            "power_mw": dict(self.power_mw),
         }
 
     def to_json(self, indent: int | None = 2) -> str:

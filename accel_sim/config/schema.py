@@ -26,6 +26,9 @@ MAX_BYTES = 2**50
 MAX_CYCLES = 2**32
 MAX_L2_UNITS = 2**24
 TensorName = Literal["weights", "influence", "state", "gradients", "input", "activations", "history"]
+#: Operand roles of an op (Z = A @ B, or A's elements into Z) that sparse actions can name.
+ROLES = ("A", "B", "Z")
+FORMAT_TYPES = ("uncompressed", "bitmap", "coo", "csr", "csc", "rle")
 
 
 class _Strict(BaseModel):
@@ -45,6 +48,10 @@ class PEArray(_Strict):
     register_energy_pj: Picojoules = Field(default=0.0, ge=0)  # per PE operand-register access
     gated_mac_energy_fraction: float = Field(default=0.0, ge=0, le=1)  # of mac_energy_pj, gated zero MAC
     leakage_mw: Milliwatts = Field(default=0.0, ge=0)
+    #: partial sums stay in each PE's output register (written once per output and fold); false: every
+    #: MAC reads and updates its output at the output's storage level (the first update needs no read)
+    output_register: bool = True
+    source: str = ""  # where the energies come from
 
     @property
     def n_pes(self) -> int:
@@ -66,6 +73,11 @@ class SramLevel(_Strict):
     write_energy_pj: Picojoules = Field(ge=0)
     leakage_mw: Milliwatts = Field(default=0.0, ge=0)
     scope: Literal["shared", "pe_local"] = "shared"
+    metadata_read_energy_pj: Picojoules | None = Field(default=None, ge=0)  # per metadata word; None: read_energy_pj
+    metadata_write_energy_pj: Picojoules | None = Field(default=None, ge=0)  # None: write_energy_pj
+    gated_access_energy_fraction: float = Field(default=0.0, ge=0, le=1)  # of the access energy, a gated access
+    metadata_width_bits: int | None = Field(default=None, gt=0, le=8 * 4096)  # one metadata access; None: the width
+    source: str = ""
 
 
 class Dram(_Strict):
@@ -74,15 +86,17 @@ class Dram(_Strict):
     bandwidth_bytes_per_cycle: float = Field(gt=0)
     latency_cycles: int = Field(default=0, ge=0, le=MAX_CYCLES)
     energy_pj_per_bit: Picojoules = Field(ge=0)
+    source: str = ""
 
 
 class IndexUnits(_Strict):
     """Sparse-index decoders. ``count: 0`` means none: index work runs on one PE, 1 index/cycle."""
 
     count: int = Field(ge=0, le=MAX_UNITS)
-    format: Literal["bitmap", "csr", "coo"] = "csr"
+    format: Literal["bitmap", "csr", "coo", "csc"] = "csr"  # what `sparsity.handling: skipping` stores structured tensors in
     indices_per_cycle: float = Field(gt=0)  # per unit
     energy_pj_per_index: Picojoules = Field(ge=0)
+    source: str = ""
 
 
 class Interconnect(_Strict):
@@ -90,13 +104,50 @@ class Interconnect(_Strict):
 
     bytes_per_cycle: float = Field(gt=0)
     energy_pj_per_byte: Picojoules = Field(ge=0)
+    source: str = ""
+
+
+class SparseAction(_Strict):
+    """Sparseloop's vocabulary: ``action`` the accesses to ``target`` (an operand role A, B or Z, a
+    tensor kind, or ``compute`` for the MACs) where any tensor of ``condition_on`` (roles or kinds)
+    is zero, at storage level ``level`` (any level when omitted). Gating saves the energy of those
+    accesses (minus the level's residual) but no cycles; skipping saves both."""
+
+    target: str
+    action: Literal["gating", "skipping"]
+    condition_on: list[str] = Field(min_length=1)
+    level: str | None = None
 
 
 class Sparsity(_Strict):
-    """none: zeros are fetched and multiplied; gating: fetched, multiplier gated (energy only);
-    skipping: index units skip zeros (fewer cycles and fetches)."""
+    """``handling`` is a shorthand for ``actions``: none = no actions; gating = gate the MACs on
+    A's and B's zeros (zeros are still fetched); skipping = skip A on B, B on A, Z and the MACs on
+    A and B, and store every structured tensor in ``index_units.format``. Give one or the other."""
 
     handling: Literal["none", "gating", "skipping"] = "none"
+    actions: list[SparseAction] = Field(default_factory=list)
+
+
+class StorageFormat(_Strict):
+    """How a tensor is stored at one level: ``uncompressed`` (every element), ``bitmap`` (one
+    bit per element + the non-zeros), ``coo`` (each non-zero's row and column), ``csr`` / ``csc``
+    (each non-zero's column / row + one offset per row / column), ``rle`` (each stored entry's run
+    of preceding zeros in ``run_bits`` bits; a longer run forces padding zero entries). A plain
+    string names the type."""
+
+    type: Literal["uncompressed", "bitmap", "coo", "csr", "csc", "rle"]
+    run_bits: int | None = Field(default=None, gt=0, le=32)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value):
+        return {"type": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _run_bits(self) -> "StorageFormat":
+        if (self.type == "rle") != (self.run_bits is not None):
+            raise ValueError("run_bits is given exactly for type rle")
+        return self
 
 
 class TensorPlacement(_Strict):
@@ -110,6 +161,16 @@ class TensorPlacement(_Strict):
     from_dram: bool = False
     streamed: bool = False
     drain_at_end: bool = False
+    #: outer on-chip levels it passes through on the way to ``level`` (outer first); levels not
+    #: listed are bypassed. ``from_dram`` / ``streamed`` then load the outermost one.
+    via: list[str] = Field(default_factory=list)
+    #: storage format per level (levels of ``via`` and ``level``); unlisted: uncompressed
+    formats: dict[str, StorageFormat] = Field(default_factory=dict)
+
+    @property
+    def levels(self) -> list[str]:
+        """The on-chip levels it lives at, outer first (ops access the last)."""
+        return [*self.via, self.level]
 
 
 class GemmRoles(_Strict):
@@ -163,6 +224,33 @@ class HardwareConfig(_Strict):
             if place.level not in self.sram:
                 raise _FieldProblem(f"mapping.tensors.{tensor}.level",
                                     f"unknown SRAM level {place.level!r}; levels are: {levels}")
+            for i, level in enumerate(place.via):
+                if level not in self.sram:
+                    raise _FieldProblem(f"mapping.tensors.{tensor}.via.{i}",
+                                        f"unknown SRAM level {level!r}; levels are: {levels}")
+            if len(set(place.levels)) != len(place.levels):
+                raise _FieldProblem(f"mapping.tensors.{tensor}.via", "a level is listed twice on the way in")
+            for level in place.formats:
+                if level not in place.levels:
+                    raise _FieldProblem(f"mapping.tensors.{tensor}.formats.{level}",
+                                        f"{level!r} is not one of this tensor's levels ({', '.join(place.levels)})")
+        names = set(ROLES) | set(TENSOR_NAMES)
+        if self.sparsity.actions and self.sparsity.handling != "none":
+            raise _FieldProblem("sparsity.actions", "give either sparsity.handling (a shorthand) or sparsity.actions, "
+                                f"not both (handling is {self.sparsity.handling!r})")
+        for i, act in enumerate(self.sparsity.actions):
+            where = f"sparsity.actions.{i}"
+            if act.target not in names | {"compute"}:
+                raise _FieldProblem(f"{where}.target", f"unknown tensor {act.target!r}; use an operand role "
+                                    f"(A, B, Z), a tensor kind ({', '.join(TENSOR_NAMES)}) or compute")
+            for j, cond in enumerate(act.condition_on):
+                if cond not in names:
+                    raise _FieldProblem(f"{where}.condition_on.{j}", f"unknown tensor {cond!r}; use an operand role "
+                                        f"(A, B, Z) or a tensor kind ({', '.join(TENSOR_NAMES)})")
+                if cond == act.target:
+                    raise _FieldProblem(f"{where}.condition_on.{j}", f"{cond!r} is conditioned on itself")
+            if act.level is not None and act.level not in self.sram:
+                raise _FieldProblem(f"{where}.level", f"unknown SRAM level {act.level!r}; levels are: {levels}")
         if self.mapping.gemm_roles is not None:
             for role in ("a", "b", "c"):
                 level = getattr(self.mapping.gemm_roles, role)

@@ -1,50 +1,67 @@
-"""What each op asks of the hardware (SCALE-Sim's *demand*): cycles on the PE array, bytes at each
-SRAM level, DRAM bytes, index work, interconnect bytes and energy by component. Vectorised over a
-batch of ops; the engines (L0/L1/L2) only decide *when* that work happens.
+"""What each op asks of the hardware (SCALE-Sim's *demand*): PE-array cycles, index work, action
+counts per component (MACs, gated MACs, accesses and metadata words per storage level, DRAM bits,
+interconnect bytes) and their energies from the components' table. Vectorised over a batch of
+ops; the engines (L0/L1/L2) only decide *when* the work happens.
 
-The work itself comes from the trace (``accel_sim.trace.work``: every op's dense and effectual
-operations and its operands' domains); the config's ``sparsity.handling`` decides what happens to
-the zeros (lanes = PEs x macs_per_cycle, or ``mapping.vector_lanes`` for non-matmul ops):
+From the trace (``accel_sim.trace.work``) each op has its dense work D (matmul: m x k x n pairs),
+the pairs where A, B or both are non-zero, and each operand's domain and non-zeros; from the
+config (``accel_sim.hardware.actions``) each operand's level, format and the roles whose zeros
+skip or gate it. Then, per op:
 
-* ``none``: every element is fetched and processed (dense work); matmuls run on the systolic
-  closed forms of :mod:`accel_sim.engine.dataflow`, whose operand traffic (re-reads included)
-  goes to the operands' levels (or ``mapping.gemm_roles``);
-* ``gating``: the same cycles and fetches, but a zero operand gates the multiplier: ineffectual
-  MACs cost ``gated_mac_energy_fraction`` of a MAC;
-* ``skipping``: only effectual work runs and only non-zeros are fetched; a matmul with zeros takes
-  ceil(effectual / lanes) cycles (a dense one stays on the systolic closed form), and the index
-  units decode the coordinates of every structured operand's non-zeros.
-
-Index units also decode the members of per-step slicing sets (the active set) and the sets an
-index_decode produces: index_count / (count x indices_per_cycle) cycles, or one index per cycle
-on one PE with ``count: 0``. Other ops take ceil(work / vector lanes) cycles. Outputs are written
-once (read first when the op accumulates). The compute stage of an op lasts max(array cycles,
-each level's bytes / port bandwidth, interconnect bytes / bandwidth). SRAM energy =
-ceil(bytes / width) accesses x energy per access.
+* **MACs**: executed = the pairs surviving the skip conditions; of those, the ones also surviving
+  the gate conditions are actual, the rest gated (``gated_mac``). A matmul that executes all of D
+  runs on the systolic closed forms (``accel_sim.engine.dataflow``); one that skips takes
+  ceil(executed / lanes) cycles; other ops ceil(executed / vector lanes).
+* **Accesses** of each operand part at its innermost level: a base count — the dataflow's words on
+  the systolic path (re-reads, partial sums), its domain's elements otherwise; for a matmul
+  output without ``pe_array.output_register``, one update per MAC and one read per update but
+  the first of each output — times the fraction that survives: its own non-zero fraction when its
+  format is compressed, and for each conditioning role Y, the chance that one of the r MACs the
+  access serves has Y non-zero, 1 - (1 - rho_Y)^r (exact when r = 1, the expected value for
+  uniformly spread zeros otherwise). Skipped accesses cost nothing and take no time; gated ones
+  cost the level's residual energy but keep their port and interconnect slots, and their data is
+  still brought on chip (gating saves energy, never cycles).
+* **Metadata**: a compressed operand moves one coordinate (or run field) per stored entry fetched,
+  or its bitmap (a bit per element), in accesses of the level's ``metadata_width_bits`` (default: its
+  width); the index units decode one coordinate per
+  stored entry read, and the members of per-step slicing sets.
+* **Output accumulation** on the systolic path follows the dataflow (partial sums per K-fold);
+  an accumulating op reads its old output once.
+* Traffic beyond the innermost level (fills, drains, DRAM) is the placement's
+  (``accel_sim.engine.placement``). SRAM accesses = ceil(bytes / width); the compute stage of an
+  op lasts max(array cycles, each level's bytes / port bandwidth, interconnect bytes / bandwidth).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.special import gammaln
 
 from accel_sim.config.schema import HardwareConfig
 from accel_sim.engine.dataflow import gemm_cost
 from accel_sim.engine.placement import Placement
+from accel_sim.hardware.actions import OpPlan, PartPlan, plan
+from accel_sim.hardware.components import build_components
+from accel_sim.hardware.formats import bits_for
 from accel_sim.trace.header import OP_KINDS, TraceHeader
-from accel_sim.trace.work import ROLE_A, ROLE_B, ROLE_Z, WorkModel
+from accel_sim.trace.work import ROLE_A, ROLE_B, ROLE_Z, OpWork, PartWork, WorkModel
 
+#: Energy by component kind, as results and sweeps report it.
 ENERGY_PARTS = ("mac", "register", "sram", "dram", "index", "interconnect")
 _MATMUL = (OP_KINDS.index("gemm"), OP_KINDS.index("spmm"))
 _SCATTER_LIKE = (OP_KINDS.index("scatter"), OP_KINDS.index("gather"))
+ACCESS_STATES = ("actual", "gated", "skipped")
 
 
 @dataclass
 class Demand:
     """Per-op arrays of one batch (length n_ops). Cycles are float64 (clock cycles), bytes int64,
-    energies float64 pJ (``energy`` by component, ``sram_energy`` by level). ``label``: codes
-    into ``label_names``."""
+    energies float64 pJ: ``energy`` by component kind (ENERGY_PARTS), ``action_energy`` by
+    (component, action), ``sram_energy`` by level. ``label``: codes into ``label_names``.
+    ``accesses``: (tensor, level, "read" | "write" | "metadata_read" | "metadata_write") ->
+    [actual, gated, skipped] elements (metadata: accesses) over the batch; ``metadata_bytes``: metadata moved at the innermost levels."""
 
     step: np.ndarray
     label: np.ndarray
@@ -66,6 +83,10 @@ class Demand:
     sram_write: dict[str, np.ndarray]
     energy: dict[str, np.ndarray]
     sram_energy: dict[str, np.ndarray]
+    action_energy: dict[tuple[str, str], np.ndarray] | None = None
+    accesses: dict[tuple[str, str, str], np.ndarray] | None = None
+    metadata_bytes: np.ndarray | None = None
+    macs_gated: np.ndarray | None = None
 
     @property
     def n_ops(self) -> int:
@@ -85,157 +106,311 @@ class Costing:
     def __init__(self, config: HardwareConfig, header: TraceHeader) -> None:
         self.config = config
         self.header = header
+        self.hardware = build_components(config)
         self.work = WorkModel(header)
+        self.plans = plan(config, header)
         self.labels = header.labels
         pe = config.pe_array
-        self.hw_wb = pe.word_bytes
-        self._integer_word = float(self.hw_wb).is_integer()
-        self._word_int = int(self.hw_wb)
+        self.hw_wb = float(pe.word_bytes)
         self.lanes = pe.n_pes * pe.macs_per_cycle
         self.vector_lanes = (config.mapping.vector_lanes or pe.n_pes) * pe.macs_per_cycle
         self.levels = tuple(config.sram)
-        #: per tensor (header order): index of its SRAM level
-        self.tensor_level = np.array([self.levels.index(config.placement(t.kind).level) for t in header.tensors],
-                                     np.int64)
+        self.names = tuple(t.name for t in header.tensors)
+
+    # ------------------------------------------------------------------ per batch
 
     def demand(self, step_ids: np.ndarray, set_bits: np.ndarray, ops: dict[str, np.ndarray],
                placement: Placement) -> Demand:
-        cfg, pe = self.config, self.config.pe_array
+        cfg, pe, hw = self.config, self.config.pe_array, self.hardware
         w = self.work.batch(step_ids, set_bits, ops)
         n_ops = w.n_ops
-        skipping = cfg.sparsity.handling == "skipping"
         is_mm = np.isin(w.kind, _MATMUL)
-
-        # ---- work and PE-array cycles
-        executed = w.effectual if skipping else w.dense
-        systolic = is_mm & ~(skipping & (w.effectual < w.dense))
         gc = gemm_cost(w.m, w.k, w.n, pe.rows, pe.cols, pe.dataflow, pe.fold_overlap, pe.macs_per_cycle)
-        array_cycles = np.where(systolic, gc.cycles,
-                                _ceil_div(executed, np.where(is_mm, self.lanes, self.vector_lanes))).astype(np.float64)
+        by_op: dict[int, list[PartWork]] = {}
+        for part in w.parts:
+            by_op.setdefault(part.op, []).append(part)
 
-        # ---- index work
-        index_count = w.index_count.copy()
-        if skipping:  # the coordinates of every structured operand's non-zeros
-            for part in w.parts:
-                if part.role != ROLE_Z and part.structured:
-                    index_count[part.rows] += part.nonzero
+        # ---- MACs: executed (surviving skips), actual (surviving gates too), gated
+        executed = w.dense.astype(np.float64)
+        actual = executed.copy()
+        pairs_cache = {}
+        for oid, parts in by_op.items():
+            rows, p = parts[0].rows, self.plans[oid]
+            pairs = pairs_cache[oid] = _Pairs(w, rows, parts)
+            executed[rows] = pairs.computes(p.compute_skip)
+            actual[rows] = pairs.computes(p.compute_skip | p.compute_gate)
+        gated = executed - actual
+        systolic = is_mm & (executed >= w.dense)
+        array_cycles = np.where(systolic, gc.cycles,
+                                _ceil_div(np.ceil(executed), np.where(is_mm, self.lanes, self.vector_lanes)))
+        array_cycles = array_cycles.astype(np.float64)
+
+        # ---- accesses at the innermost levels, metadata, index work
+        n_levels = len(self.levels)
+        acc = _Accounts(n_levels, n_ops)
+        index_count = w.index_count.astype(np.float64)
+        moving = set(placement.moving)
+        inner_r = {t: np.zeros(n_ops) for t in moving}
+        inner_w = {t: np.zeros(n_ops) for t in moving}
+        accesses: dict[tuple[str, str, str], np.ndarray] = {}
+        for oid, parts in by_op.items():
+            op_plan, pairs = self.plans[oid], pairs_cache[oid]
+            for part, pp in zip(parts, op_plan.parts):
+                read, write, meta_r, meta_w = self._part_accesses(w, gc, systolic, part, pp, pairs, executed)
+                lv = self.levels.index(pp.level)
+                rows = part.rows
+                width = cfg.sram[pp.level].width_bytes
+                meta_width = cfg.sram[pp.level].metadata_width_bits or 8 * width
+                for states, direction, meta in ((read, "read", meta_r), (write, "write", meta_w)):
+                    if states is None:
+                        continue
+                    act, gat, skp = states
+                    data_b = act * self.hw_wb
+                    acc.data(direction, lv, rows, data_b, gat * self.hw_wb, width)
+                    if meta is not None:  # metadata accesses of the level's metadata width
+                        acc.metadata(direction, lv, rows, np.ceil(meta / meta_width), meta / 8.0)
+                        if direction == "read":  # each stored entry fetched (gated too) has its coordinate decoded
+                            index_count[rows] += act + gat
+                    key = (self.names[part.tensor], pp.level, direction)
+                    accesses[key] = accesses.get(key, 0) + np.array([act.sum(), gat.sum(), skp.sum()])
+                    if meta is not None:
+                        key = (self.names[part.tensor], pp.level, "metadata_" + direction)
+                        accesses[key] = accesses.get(key, 0) + np.array([np.ceil(meta / meta_width).sum(), 0.0, 0.0])
+                    if part.tensor in moving:  # gated accesses still need their data on chip
+                        total_b = (act + gat) * self.hw_wb + (0 if meta is None else meta / 8.0)
+                        (inner_r if direction == "read" else inner_w)[part.tensor][rows] += total_b
+        index_count = np.ceil(index_count)
+
+        # ---- traffic beyond the innermost levels
+        dram_r, dram_w, spill, extra_r, extra_w = placement.traffic(
+            w.step, {t: np.rint(v).astype(np.int64) for t, v in inner_r.items()},
+            {t: np.rint(v).astype(np.int64) for t, v in inner_w.items()})
+        for lv_name in self.levels:
+            lv = self.levels.index(lv_name)
+            width = cfg.sram[lv_name].width_bytes
+            acc.data("read", lv, slice(None), extra_r[lv_name].astype(np.float64), 0.0, width)
+            acc.data("write", lv, slice(None), extra_w[lv_name].astype(np.float64), 0.0, width)
+
+        # ---- ports, interconnect, index units, compute stage
+        sram_read = {lv: np.rint(acc.bytes["read"][i]).astype(np.int64) for i, lv in enumerate(self.levels)}
+        sram_write = {lv: np.rint(acc.bytes["write"][i]).astype(np.int64) for i, lv in enumerate(self.levels)}
+        level_port, ic_bytes, ic_slots = {}, np.zeros(n_ops, np.int64), np.zeros(n_ops)
+        for i, (lv, spec) in enumerate(cfg.sram.items()):
+            level_port[lv] = acc.port_bytes[i] / cfg.level_bandwidth_bytes_per_cycle(lv)
+            if spec.scope == "shared":
+                ic_bytes += sram_read[lv] + sram_write[lv]
+                ic_slots += acc.port_bytes[i]
+        port = np.max(np.stack(list(level_port.values())), axis=0) if level_port else np.zeros(n_ops)
+        ic_cycles = ic_slots / cfg.interconnect.bytes_per_cycle
         iu = cfg.index_units
         if iu.count > 0:
             index_cycles = index_count / (iu.count * iu.indices_per_cycle)
-            index_energy = index_count * iu.energy_pj_per_index
         else:  # no index hardware: one PE decodes one index per cycle
             array_cycles = array_cycles + index_count
             index_cycles = np.zeros(n_ops)
-            index_energy = index_count * pe.mac_energy_pj
-
-        # ---- operand traffic: bytes per SRAM level and per DRAM-bound tensor
-        per_op = executed // w.per_element  # elements the op processed
-        n_levels, n_dram = len(self.levels), len(placement.dram_tensors)
-        sram_r, sram_w = np.zeros((n_levels, n_ops), np.int64), np.zeros((n_levels, n_ops), np.int64)
-        dram_r_by, dram_w_by = np.zeros((n_dram, n_ops), np.int64), np.zeros((n_dram, n_ops), np.int64)
-        roles = self.config.mapping.gemm_roles
-        for part in w.parts:
-            rows = part.rows
-            first = rows[0]
-            op_kind = w.kind[first]
-            elems = part.nonzero if skipping else part.dense
-            if part.role != ROLE_Z:
-                read, write = elems, None
-            else:
-                write = per_op[rows] if op_kind in _SCATTER_LIKE else elems
-                read = write if w.accumulate[first] else None
-            level, role_level, on = self.tensor_level[part.tensor], None, None
-            if op_kind in _MATMUL:  # on the systolic array: the dataflow's traffic, re-reads included
-                on = systolic[rows]
-                if on.any():
-                    read, write = self._dataflow(part.role, gc, w, rows, on, read, write)
-                    if roles is not None:
-                        role_level = self.levels.index(getattr(roles, "abc"[part.role]))
-            slot = placement.dram_slot[part.tensor]
-            for words, sram, dram in ((read, sram_r, dram_r_by), (write, sram_w, dram_w_by)):
-                if words is None:
-                    continue
-                nbytes = self._bytes(words)
-                if role_level is None:  # rows are distinct within a part: plain fancy-index adds
-                    sram[level, rows] += nbytes
-                else:
-                    nbytes = np.broadcast_to(nbytes, rows.shape)
-                    sram[role_level, rows[on]] += nbytes[on]
-                    sram[level, rows[~on]] += nbytes[~on]
-                if slot >= 0:
-                    dram[slot, rows] += nbytes
-        sram_read = dict(zip(self.levels, sram_r))
-        sram_write = dict(zip(self.levels, sram_w))
-        level_port = {}
-        ic_bytes = np.zeros(n_ops, np.int64)
-        for lv, spec in cfg.sram.items():
-            traffic = sram_read[lv] + sram_write[lv]
-            level_port[lv] = traffic / cfg.level_bandwidth_bytes_per_cycle(lv)
-            if spec.scope == "shared":
-                ic_bytes += traffic
-        port = np.max(np.stack(list(level_port.values())), axis=0) if level_port else np.zeros(n_ops)
-        ic_cycles = ic_bytes / cfg.interconnect.bytes_per_cycle
         compute = np.maximum(np.maximum(array_cycles, port), ic_cycles)
 
-        # ---- DRAM (residency) and fills/drains
-        reads = dict(zip(placement.dram_tensors, dram_r_by))
-        writes = dict(zip(placement.dram_tensors, dram_w_by))
-        dram_r, dram_w, spill, fill, drain = placement.dram_traffic(w.step, reads, writes)
-
-        # ---- energy
-        e_mac = pe.mac_energy_pj
-        macs_effective = w.effectual.astype(np.int64)
-        if cfg.sparsity.handling == "none":
-            mac_energy = executed * e_mac
-            reg_macs = executed
-        else:
-            gated = np.maximum(executed - macs_effective, 0)
-            mac_energy = macs_effective * e_mac + gated * e_mac * pe.gated_mac_energy_fraction
-            reg_macs = macs_effective
+        # ---- action counts -> energy (the components' table)
         outputs = np.where(is_mm, w.m * w.n, 0)
-        sram_energy = {}
-        for lv, spec in cfg.sram.items():
-            r_acc = _ceil_div(sram_read[lv], spec.width_bytes) + _ceil_div(drain[lv], spec.width_bytes)
-            w_acc = _ceil_div(sram_write[lv], spec.width_bytes) + _ceil_div(fill[lv], spec.width_bytes)
-            sram_energy[lv] = r_acc * spec.read_energy_pj + w_acc * spec.write_energy_pj
-            sram_read[lv] = sram_read[lv] + drain[lv]
-            sram_write[lv] = sram_write[lv] + fill[lv]
+        counts: dict[tuple[str, str], np.ndarray] = {
+            ("pe_array", "mac"): actual, ("pe_array", "gated_mac"): gated,
+            ("pe_array", "register"): 2 * actual + outputs,
+            ("dram", "read"): dram_r * 8.0, ("dram", "write"): dram_w * 8.0,
+            ("index_units", "decode"): index_count, ("interconnect", "transfer"): ic_bytes.astype(np.float64),
+        }
+        for i, lv in enumerate(self.levels):
+            for action, values in acc.actions(i).items():
+                counts[(f"sram.{lv}", action)] = values
+        action_energy = {key: values * hw[key[0]].energy_pj(key[1]) for key, values in counts.items()}
+        sram_energy = {lv: sum(e for (c, _), e in action_energy.items() if c == f"sram.{lv}") for lv in self.levels}
         energy = {
-            "mac": mac_energy.astype(np.float64),
-            "register": (2 * reg_macs + outputs) * pe.register_energy_pj,
-            "sram": sum(sram_energy.values()),
-            "dram": (dram_r + dram_w) * 8.0 * cfg.dram.energy_pj_per_bit,
-            "index": index_energy.astype(np.float64),
-            "interconnect": ic_bytes * cfg.interconnect.energy_pj_per_byte,
+            "mac": action_energy[("pe_array", "mac")] + action_energy[("pe_array", "gated_mac")],
+            "register": action_energy[("pe_array", "register")],
+            "sram": sum(sram_energy.values()) if sram_energy else np.zeros(n_ops),
+            "dram": action_energy[("dram", "read")] + action_energy[("dram", "write")],
+            "index": action_energy[("index_units", "decode")],
+            "interconnect": action_energy[("interconnect", "transfer")],
         }
         return Demand(
             step=w.step, label=w.label, label_names=self.labels, array_cycles=array_cycles, compute_cycles=compute,
             sram_port_cycles=port, level_port_cycles=level_port, interconnect_cycles=ic_cycles, index_cycles=index_cycles,
             dram_read_bytes=dram_r, dram_write_bytes=dram_w, dram_spill_bytes=spill,
-            index_count=index_count, interconnect_bytes=ic_bytes, macs_effective=macs_effective,
-            macs_executed=executed.astype(np.int64), sram_read=sram_read, sram_write=sram_write,
-            energy=energy, sram_energy=sram_energy,
+            index_count=index_count.astype(np.int64), interconnect_bytes=ic_bytes,
+            macs_effective=w.effectual.astype(np.int64), macs_executed=np.rint(executed).astype(np.int64),
+            sram_read=sram_read, sram_write=sram_write, energy=energy, sram_energy=sram_energy,
+            action_energy=action_energy, accesses=accesses, metadata_bytes=acc.meta_bytes_total(),
+            macs_gated=np.rint(gated).astype(np.int64),
         )
 
-    def _bytes(self, words) -> np.ndarray:
-        """Hardware bytes of ``words`` elements (int64; rounded for sub-byte words)."""
-        if self._integer_word:
-            return words * self._word_int
-        return np.rint(np.asarray(words, np.float64) * self.hw_wb).astype(np.int64)
+    # ------------------------------------------------------------------ one operand part
 
-    @staticmethod
-    def _dataflow(role: int, gc, w, rows: np.ndarray, on: np.ndarray, read, write):
-        """(read, write) elements of one matmul operand part, with the dataflow's word counts where
-        the op runs on the systolic array (``on``): operand re-reads, partial sums written and read
-        back (ws / is), and the old output read when the op accumulates."""
-        read = np.zeros(rows.shape, np.int64) if read is None else np.array(np.broadcast_to(read, rows.shape))
-        write = np.zeros(rows.shape, np.int64) if write is None else np.array(np.broadcast_to(write, rows.shape))
-        r = rows[on]
-        if role == ROLE_A:
-            read[on] = gc.a_read_words[r]
-        elif role == ROLE_B:
-            read[on] = gc.b_read_words[r]
+    def _metadata_bits(self, pp: PartPlan, entries: np.ndarray, dense: np.ndarray | None) -> np.ndarray | None:
+        """Metadata bits moved with ``entries`` stored entries of a compressed part (a coordinate or
+        run field each; a bitmap: one bit per element of the ``dense`` domain); None if uncompressed."""
+        if not pp.compressed:
+            return None
+        rows, cols = self.header.tensors[pp.tensor].shape
+        kind = pp.fmt.type
+        if kind == "bitmap":
+            return np.asarray(entries if dense is None else dense, np.float64)
+        per_entry = {"coo": bits_for(rows) + bits_for(cols), "csr": max(bits_for(cols), 1),
+                     "csc": max(bits_for(rows), 1), "rle": pp.fmt.run_bits}[kind]
+        return np.asarray(entries, np.float64) * per_entry
+
+    def _part_accesses(self, w: OpWork, gc, systolic, part: PartWork, pp: PartPlan, pairs: "_Pairs",
+                       executed: np.ndarray):
+        """(read, write, metadata bits read, metadata bits written) of one part at its innermost
+        level: read / write are (actual, gated, skipped) element arrays or None."""
+        rows = part.rows
+        first = rows[0]
+        op_kind = int(w.kind[first])
+        accumulate = bool(w.accumulate[first])
+        mm = op_kind in _MATMUL
+        on = systolic[rows]
+        if part.role != ROLE_Z:
+            if mm:
+                words = gc.a_read_words if part.role == ROLE_A else gc.b_read_words
+                base = np.where(on, words[rows], part.dense).astype(np.float64)
+            else:
+                base = part.dense.astype(np.float64)
+            read = self._survive(base, pp, pairs, part, mm, per_mac=mm & np.isclose(base, pairs.pairs_dense))
+            meta = self._metadata_bits(pp, read[0] + read[1], base)
+            return read, None, meta, None
+        # the output
+        scaled = pairs.scale_dense > 0  # z <- s * z + a @ b: the scale touches every element of z
+        own = replace(pp, skip=pp.skip & {part.role}, gate=pp.gate & {part.role})
+        if mm and not self.config.pe_array.output_register:  # one update per MAC at the output's level
+            updates = self._survive(pairs.pairs_dense, pp, pairs, part, True, per_mac=np.ones(rows.size, bool))
+            outputs = (w.m * w.n)[rows].astype(np.float64)
+            touched = outputs * (1 - _untouched(pairs.pairs_dense, outputs, updates[0]))
+            dense_reads = pairs.pairs_dense - (0 if accumulate else outputs)
+            act_r = np.maximum(updates[0] - (0 if accumulate else touched), 0)
+            after_skip = np.maximum(pairs.pairs_dense - updates[2] - (0 if accumulate else outputs), 0)
+            read = (act_r, np.maximum(after_skip - act_r, 0), np.maximum(dense_reads - after_skip, 0))
+            write = updates
+            if scaled.any():  # elements no MAC updates are still read, scaled and written once
+                alone = self._survive(np.where(scaled, outputs, 0.0), own, pairs, part, True,
+                                      per_mac=np.zeros(rows.size, bool))
+                untouched = np.where(scaled, np.maximum(1 - touched / np.maximum(outputs, 1), 0), 0.0)
+                extra = tuple(x * untouched for x in alone)
+                read = tuple(a + b for a, b in zip(read, extra))
+                write = tuple(a + b for a, b in zip(write, extra))
         else:
-            write[on] = gc.c_write_words[r]
-            read[on] = gc.c_read_words[r] + np.where(w.accumulate[r], w.m[r] * w.n[r], 0)
-        return read, write
+            if mm:
+                base_w = np.where(on, gc.c_write_words[rows], part.dense).astype(np.float64)
+                base_r = np.where(on, gc.c_read_words[rows], 0) + (part.dense if accumulate else 0)
+            elif op_kind in _SCATTER_LIKE:  # a scatter updates the positions it was given
+                base_w = executed[rows] / w.per_element[rows]
+                base_r = base_w if accumulate else np.zeros(rows.size)
+            else:
+                base_w = part.dense.astype(np.float64)
+                base_r = base_w if accumulate else np.zeros(rows.size)
+            base_r = np.asarray(base_r, np.float64)
+            write, read = self._survive(base_w, pp, pairs, part, mm, per_mac=np.zeros(rows.size, bool)), None
+            if base_r.any():
+                read = self._survive(base_r, pp, pairs, part, mm, per_mac=np.zeros(rows.size, bool))
+            if scaled.any():  # a scaled output is read and written in full (its own zeros aside)
+                full_w = self._survive(base_w, own, pairs, part, mm, per_mac=np.zeros(rows.size, bool))
+                full_r = self._survive(base_r, own, pairs, part, mm, per_mac=np.zeros(rows.size, bool))
+                write = tuple(np.where(scaled, f, x) for f, x in zip(full_w, write))
+                if read is not None:
+                    read = tuple(np.where(scaled, f, x) for f, x in zip(full_r, read))
+        meta_r = self._metadata_bits(pp, read[0] + read[1], None) if read is not None else None
+        return read, write, meta_r, self._metadata_bits(pp, write[0] + write[1], None)
+
+    def _survive(self, base: np.ndarray, pp: PartPlan, pairs: "_Pairs", part: PartWork, mm: bool, per_mac):
+        """(actual, gated, skipped) of ``base`` accesses under the part's skip and gate conditions."""
+        after_skip = base * pairs.fraction(pp.skip, part, base, mm, per_mac)
+        actual = base * pairs.fraction(pp.skip | pp.gate, part, base, mm, per_mac)
+        return actual, np.maximum(after_skip - actual, 0), np.maximum(base - after_skip, 0)
+
+
+def _untouched(slots: np.ndarray, outputs: np.ndarray, updates: np.ndarray) -> np.ndarray:
+    """The chance that an output receives none of ``updates`` MACs spread uniformly over ``slots``
+    (``slots / outputs`` per output): C(slots - k, updates) / C(slots, updates)."""
+    k = slots / np.maximum(outputs, 1)
+    free = slots - k
+    u = np.minimum(np.rint(updates), slots)
+    ok = (u <= free) & (slots > 0)
+    log_p = gammaln(free + 1) - gammaln(np.maximum(free - u, 0) + 1) - gammaln(slots + 1) + gammaln(slots - u + 1)
+    return np.where(ok, np.exp(np.where(ok, log_p, 0.0)), np.where(slots > 0, 0.0, 1.0))
+
+
+class _Pairs:
+    """The pair counts of one declared op's rows: dense pairs D and those with A, B or both
+    non-zero (matmuls), the operands' non-zero fractions, and the surviving fractions."""
+
+    def __init__(self, w: OpWork, rows: np.ndarray, parts: list[PartWork]) -> None:
+        self.rows = rows
+        self.matmul = int(w.kind[rows[0]]) in _MATMUL
+        self.scale_dense = w.scale_dense[rows].astype(np.float64)
+        self.scale_effectual = w.scale_effectual[rows].astype(np.float64)
+        self.dense = w.dense[rows].astype(np.float64)
+        self.effectual = w.effectual[rows].astype(np.float64)
+        self.pairs_dense = self.dense - self.scale_dense
+        dense = {r: sum((p.dense for p in parts if p.role == r), np.zeros(rows.size)) for r in (ROLE_A, ROLE_B, ROLE_Z)}
+        nonzero = {r: sum((p.nonzero for p in parts if p.role == r), np.zeros(rows.size)) for r in (ROLE_A, ROLE_B, ROLE_Z)}
+        self.rho = {r: np.divide(nonzero[r], dense[r], out=np.ones(rows.size), where=dense[r] > 0) for r in dense}
+        if self.matmul:
+            m, n = w.m[rows].astype(np.float64), w.n[rows].astype(np.float64)
+            a_nz = next(p.nonzero for p in parts if p.role == ROLE_A).astype(np.float64)
+            b_nz = next(p.nonzero for p in parts if p.role == ROLE_B).astype(np.float64)
+            self._pairs = {frozenset(): self.pairs_dense, frozenset({ROLE_A}): a_nz * n, frozenset({ROLE_B}): m * b_nz,
+                           frozenset({ROLE_A, ROLE_B}): self.effectual - self.scale_effectual}
+
+    def computes(self, conds: frozenset[int]) -> np.ndarray:
+        """MACs (or operations) surviving the zeros of ``conds``."""
+        if not self.matmul:
+            return self.effectual if conds else self.dense
+        key = frozenset(conds & {ROLE_A, ROLE_B})
+        return self._pairs[key] + (self.scale_effectual if key else self.scale_dense)
+
+    def fraction(self, conds: frozenset[int], part: PartWork, base: np.ndarray, mm: bool, per_mac) -> np.ndarray:
+        """The fraction of a part's ``base`` accesses surviving the zeros of ``conds``."""
+        if not conds:
+            return np.ones(base.shape)
+        own = np.divide(part.nonzero, part.dense, out=np.ones(base.shape), where=part.dense > 0)
+        out = own if part.role in conds else np.ones(base.shape)
+        if mm:
+            exact = np.divide(self._pairs[frozenset(conds & {ROLE_A, ROLE_B})], self.pairs_dense,
+                              out=np.zeros(base.shape), where=self.pairs_dense > 0)
+            reuse = np.divide(self.pairs_dense, base, out=np.ones(base.shape), where=base > 0)
+        else:
+            exact, reuse = None, np.ones(base.shape)
+        for role in conds - {part.role}:
+            if role == ROLE_Z:
+                continue
+            out = out * (1 - (1 - self.rho[role]) ** np.maximum(reuse, 1))
+        if exact is not None:  # an access per MAC survives exactly as the pairs do
+            out = np.where(per_mac, exact, out)
+        return out
+
+
+class _Accounts:
+    """Bytes and action counts per SRAM level for one batch."""
+
+    def __init__(self, n_levels: int, n_ops: int) -> None:
+        self.bytes = {d: np.zeros((n_levels, n_ops)) for d in ("read", "write")}
+        self.port_bytes = np.zeros((n_levels, n_ops))
+        self._counts = {a: np.zeros((n_levels, n_ops)) for a in
+                        ("read", "write", "gated_read", "gated_write", "metadata_read", "metadata_write")}
+        self._meta_bytes = np.zeros(n_ops)
+        self.width: dict[int, int] = {}
+
+    def data(self, direction: str, level: int, rows, nbytes, gated_bytes, width: int) -> None:
+        self.bytes[direction][level, rows] += nbytes
+        self.port_bytes[level, rows] += nbytes + gated_bytes  # a gated access keeps its slot
+        self._counts[direction][level, rows] += np.ceil(np.asarray(nbytes) / width)
+        self._counts["gated_" + direction][level, rows] += np.ceil(np.asarray(gated_bytes) / width)
+
+    def metadata(self, direction: str, level: int, rows, words, nbytes) -> None:
+        self.bytes[direction][level, rows] += nbytes
+        self.port_bytes[level, rows] += nbytes
+        self._counts["metadata_" + direction][level, rows] += words
+        self._meta_bytes[rows] += nbytes
+
+    def actions(self, level: int) -> dict[str, np.ndarray]:
+        return {a: c[level] for a, c in self._counts.items()}
+
+    def meta_bytes_total(self) -> np.ndarray:
+        return np.rint(self._meta_bytes).astype(np.int64)

@@ -29,6 +29,9 @@ def build_result(config: HardwareConfig, header: TraceHeader, fidelity: str, tim
     energy["total"] = sum(energy.values())
     energy = {"total": energy.pop("total"), **energy}
     sram_by_level = dict(totals.sram_energy)
+    leakage_by = {"pe_array": pe_leak_mw * seconds * PJ_PER_MW_SECOND}
+    leakage_by.update({f"sram.{lv}": spec.leakage_mw * seconds * PJ_PER_MW_SECOND for lv, spec in config.sram.items()})
+    by_component = totals.energy_by_component(leakage_by)
 
     steps = timing.steps()
     step_energy = np.concatenate(totals.step_energy) if totals.step_energy else np.zeros(0)
@@ -49,6 +52,7 @@ def build_result(config: HardwareConfig, header: TraceHeader, fidelity: str, tim
         "resident": placement.resident_bytes(),
         "peak_resident": peak,
         "footprint": placement.footprint_by_name(),
+        "footprint_by_level": placement.footprint_by_level(),
         "influence": int(influence),
         "history": int(history),
         "learning_state": int(influence + history),
@@ -59,6 +63,14 @@ def build_result(config: HardwareConfig, header: TraceHeader, fidelity: str, tim
                                             and not placement.kind_spilled("history")),
     }
     util = {r: (b / timing.cycles if timing.cycles else 0.0) for r, b in timing.busy.items()}
+    average_mw = energy["total"] / seconds / PJ_PER_MW_SECOND if seconds else 0.0
+    peak_mw = average_mw
+    if steps.size and step_energy.size == steps.size:
+        step_seconds = steps / config.clock_hz
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_step_mw = np.where(step_seconds > 0, step_energy / np.maximum(step_seconds, 1e-300), 0.0) / PJ_PER_MW_SECOND
+        peak_mw = max(average_mw, float(per_step_mw.max()) + leak_mw)
+    power = {"average": average_mw, "peak": peak_mw, "static": leak_mw, "dynamic": max(average_mw - leak_mw, 0.0)}
     lanes = pe.n_pes * pe.macs_per_cycle
     util["pe"] = totals.macs_effective / (timing.cycles * lanes) if timing.cycles else 0.0  # MAC-busy PE fraction
 
@@ -66,6 +78,8 @@ def build_result(config: HardwareConfig, header: TraceHeader, fidelity: str, tim
     workload = {
         "effective_macs": totals.macs_effective,
         "executed_macs": totals.macs_executed,
+        "gated_macs": totals.macs_gated,
+        "metadata_bytes": totals.metadata_bytes,
         "index_count": totals.index_count,
         "activation_sparsity": (1.0 - totals.fired / (totals.n_steps * n)) if totals.n_steps and n else 0.0,
         "active_set_fraction": (totals.support / (totals.n_steps * n)) if totals.n_steps and n else 0.0,
@@ -77,7 +91,7 @@ def build_result(config: HardwareConfig, header: TraceHeader, fidelity: str, tim
         config_name=config.name, fidelity=fidelity, method=header.method,
         n_steps=totals.n_steps, n_ops=totals.n_ops, cycles=cycles,
         compute_cycles=int(round(timing.busy["pe_array"])), seconds=seconds,
-        energy_pj={**energy, "sram_by_level": sram_by_level},
+        energy_pj={**energy, "sram_by_level": sram_by_level, "by_component": by_component},
         traffic_bytes={"dram_read": totals.dram_read, "dram_write": totals.dram_write,
                        "dram_spill": totals.dram_spill,
                        "sram_read": dict(totals.sram_read), "sram_write": dict(totals.sram_write),
@@ -88,5 +102,6 @@ def build_result(config: HardwareConfig, header: TraceHeader, fidelity: str, tim
         utilization=util,
         stall_cycles={k: float(v) for k, v in timing.stall.items()},
         by_label=totals.by_label(), per_step=per_step, workload=workload,
+        accesses=totals.access_counts(), power_mw=power,
         simulation={"events": timing.events, "tiles": timing.tiles, "wall_seconds": wall_seconds},
     )

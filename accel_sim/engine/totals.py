@@ -31,6 +31,9 @@ class Totals:
         self.step_energy: list[np.ndarray] = []
         self.fired = self.support = 0
         self.n_steps = 0
+        self.action_energy: dict[tuple[str, str], float] = {}
+        self.accesses: dict[tuple[str, str, str], np.ndarray] = {}
+        self.metadata_bytes = self.macs_gated = 0
 
     def add(self, d: Demand) -> None:
         self.n_ops += d.n_ops
@@ -47,6 +50,13 @@ class Totals:
         self.macs_effective += int(d.macs_effective.sum())
         self.macs_executed += int(d.macs_executed.sum())
         self.index_count += int(d.index_count.sum())
+        if d.action_energy is not None:
+            for key, values in d.action_energy.items():
+                self.action_energy[key] = self.action_energy.get(key, 0.0) + float(np.sum(values))
+            for key, values in d.accesses.items():
+                self.accesses[key] = self.accesses.get(key, 0) + values
+            self.metadata_bytes += int(d.metadata_bytes.sum())
+            self.macs_gated += int(d.macs_gated.sum())
         n = len(self.labels)
         lab = d.label.astype(np.int64)
         e = d.energy_total()
@@ -70,6 +80,23 @@ class Totals:
         self.fired += int(np.count_nonzero(fired))
         self.support += int(np.count_nonzero(fired | self.layout.masks(set_bits, "support")))
 
+    def energy_by_component(self, leakage: dict[str, float]) -> dict[str, dict[str, float]]:
+        """{component: {action: pJ}}, with each component's ``leakage`` (pJ) added."""
+        out: dict[str, dict[str, float]] = {}
+        for (comp, action), pj in self.action_energy.items():
+            out.setdefault(comp, {})[action] = pj
+        for comp, pj in leakage.items():
+            out.setdefault(comp, {})["leakage"] = pj
+        return out
+
+    def access_counts(self) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+        """{tensor: {level: {"read" | "write": {actual, gated, skipped}}}} (elements)."""
+        out: dict = {}
+        for (tensor, level, direction), v in sorted(self.accesses.items()):
+            out.setdefault(tensor, {}).setdefault(level, {})[direction] = {
+                state: float(x) for state, x in zip(("actual", "gated", "skipped"), np.atleast_1d(v))}
+        return out
+
     def add_drain(self, per_level: dict[str, int]) -> int:
         """Account the final write-back (SRAM reads + DRAM writes); returns its bytes."""
         total, energy = 0, 0.0
@@ -77,12 +104,16 @@ class Totals:
             spec = self.config.sram[lv]
             self.sram_read[lv] += b
             e = -(-b // spec.width_bytes) * spec.read_energy_pj
+            key = (f"sram.{lv}", "read")
+            self.action_energy[key] = self.action_energy.get(key, 0.0) + e
             self.sram_energy[lv] += e
             self.energy["sram"] += e
             energy += e
             total += b
         self.dram_write += total
         self.energy["dram"] += total * 8.0 * self.config.dram.energy_pj_per_bit
+        key = ("dram", "write")
+        self.action_energy[key] = self.action_energy.get(key, 0.0) + total * 8.0 * self.config.dram.energy_pj_per_bit
         self.drain_bytes = total
         self.drain_energy = energy + total * 8.0 * self.config.dram.energy_pj_per_bit
         return total

@@ -547,3 +547,46 @@ def _op(v) -> OpDecl:
         parts = v.get(role, [])
         v[role] = tuple(_build(Part, p, f"op {v.get('name')!r} {role} part") for p in _typed(parts, list, role))
     return _build(OpDecl, v, "op")
+
+
+def _static_members(h: TraceHeader, expr: str | None, size: int) -> np.ndarray | None:
+    """The indices a set expression can ever hold (sorted), or None when it is every index or
+    involves a per-step set (any index may then be a member at some step)."""
+    if expr is None:
+        return None
+    sets = {s.name: s for s in h.index_sets}
+    members = []
+    for name in set_names(expr):
+        s = sets[name]
+        if s.per_step:
+            return None
+        members.append(s.members)
+    out = np.unique(np.concatenate(members)) if members else np.zeros(0, np.int64)
+    return None if out.size == size else out
+
+
+def static_entries(h: TraceHeader, t: Tensor) -> tuple[np.ndarray, np.ndarray] | None:
+    """The (row, col) positions tensor ``t`` can ever hold non-zero, in row-major order, from its
+    pattern, static row / column restrictions and diagonal; None when every element can."""
+    rows, cols = t.shape
+    rm, cm = _static_members(h, t.rows, rows), _static_members(h, t.cols, cols)
+    if t.pattern is None and rm is None and cm is None:
+        return None
+    if t.pattern is not None:
+        p = h.patterns[t.pattern]
+        r, c = p.row_of_entry(), p.indices
+    else:
+        r_idx = np.arange(rows) if rm is None else rm
+        c_idx = np.arange(cols) if cm is None else cm
+        r, c = np.repeat(r_idx, c_idx.size), np.tile(c_idx, r_idx.size)
+    keep = np.ones(r.size, bool)
+    if t.pattern is not None and rm is not None:
+        keep &= np.isin(r, rm)
+    if t.pattern is not None and cm is not None:
+        keep &= np.isin(c, cm)
+    r, c = r[keep], c[keep]
+    if t.diagonal:
+        d = np.arange(min(rows, cols))
+        r, c = np.concatenate([r, d]), np.concatenate([c, d])
+    flat = np.unique(r.astype(np.int64) * cols + c)
+    return flat // cols, flat % cols

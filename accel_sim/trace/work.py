@@ -46,6 +46,7 @@ class PartWork:
     dense: np.ndarray
     nonzero: np.ndarray
     structured: bool
+    op: int = -1  # the declared op (index into header.ops)
 
 
 @dataclass
@@ -70,6 +71,8 @@ class OpWork:
     accumulate: np.ndarray
     per_element: np.ndarray
     parts: list[PartWork]
+    scale_dense: np.ndarray = None  # of ``dense`` / ``effectual``: a scaled matmul's multiplies of z
+    scale_effectual: np.ndarray = None
 
     @property
     def n_ops(self) -> int:
@@ -274,7 +277,8 @@ class WorkModel:
         n_ops = int(ops["step"].shape[0])
         step_of = np.searchsorted(step_ids, ops["step"]) if n_ops else np.zeros(0, np.int64)
         for_steps = self._masks(set_bits)
-        out = {name: np.zeros(n_ops, np.int64) for name in ("m", "k", "n", "dense", "effectual", "index_count")}
+        out = {name: np.zeros(n_ops, np.int64) for name in ("m", "k", "n", "dense", "effectual", "index_count",
+                                                             "scale_dense", "scale_effectual")}
         kind = np.zeros(n_ops, np.int8)
         label = np.zeros(n_ops, np.int16)
         accumulate = np.zeros(n_ops, bool)
@@ -299,7 +303,7 @@ class WorkModel:
                     out[name][rows] = values
             for t, role, dense, nonzero, structured in res["parts"]:
                 parts.append(PartWork(rows, t, role, np.broadcast_to(dense, rows.shape),
-                                      np.broadcast_to(nonzero, rows.shape), structured))
+                                      np.broadcast_to(nonzero, rows.shape), structured, oid))
         return OpWork(
             step=ops["step"], op=op_ids, kind=kind, label=label, accumulate=accumulate, per_element=per_element,
             parts=parts, **out)
@@ -327,22 +331,24 @@ class WorkModel:
             n = _cnt(expr(fb.cols, steps), fb.shape[1], r)
             effectual = self._pairs(fa, fb, fz, steps, expr, r)
             dense = m * k * n
+            scale_dense = scale_effectual = np.zeros(r, np.int64)
             if decl.scale:  # z <- s * z + a @ b: one multiply per element of z
-                dense = dense + m * n
-                effectual = effectual + part_rows[2][3]
+                scale_dense, scale_effectual = m * n, np.broadcast_to(part_rows[2][3], (r,))
+                dense = dense + scale_dense
+                effectual = effectual + scale_effectual
             # a matmul's operands are dense tiles on a dense datapath: domains m x k, k x n, m x n
             part_rows[0][2], part_rows[1][2], part_rows[2][2] = m * k, k * n, m * n
             return {"m": m, "k": k, "n": n, "dense": dense, "effectual": effectual, "index_count": index_count,
-                    "parts": part_rows}
+                    "scale_dense": scale_dense, "scale_effectual": scale_effectual, "parts": part_rows}
         roles = ROLE_Z if decl.kind == "elementwise" else ROLE_A
         dense = sum((p[2] for p in part_rows if p[1] == roles), np.zeros(r, np.int64)) * pe
         nonzero = sum((p[3] for p in part_rows if p[1] == roles), np.zeros(r, np.int64)) * pe
         if decl.kind == "index_decode":
             nonzero = dense
             index_count = index_count + _cnt(expr(decl.produces, steps), 0, r)
-        one = np.ones(r, np.int64)
+        one, zero = np.ones(r, np.int64), np.zeros(r, np.int64)
         return {"m": dense // pe, "k": one, "n": one, "dense": dense, "effectual": nonzero,
-                "index_count": index_count, "parts": part_rows}
+                "index_count": index_count, "scale_dense": zero, "scale_effectual": zero, "parts": part_rows}
 
     def _count(self, f: _Frame, steps, expr, r: int) -> tuple[np.ndarray, np.ndarray]:
         """(dense, nonzero) elements of a part's domain, per op row."""

@@ -124,8 +124,11 @@ def _print(result, args) -> int:
         print("sram_read_bytes   " + ", ".join(f"{k} {v} B" for k, v in t["sram_read"].items()))
         print("sram_write_bytes  " + ", ".join(f"{k} {v} B" for k, v in t["sram_write"].items()))
         print(f"dram_bytes        read {t['dram_read']} B, write {t['dram_write']} B, spill {t['dram_spill']} B")
-        parts = ", ".join(f"{k} {v:.6g}" for k, v in e.items() if k not in ("total", "sram_by_level"))
+        parts = ", ".join(f"{k} {v:.6g}" for k, v in e.items() if isinstance(v, float) and k != "total")
         print(f"energy_pj         total {e['total']:.6g} pJ ({parts})")
+        p = d["power_mw"]
+        print(f"power_mw          average {p['average']:.4g} mW (static {p['static']:.4g}, dynamic {p['dynamic']:.4g}), "
+              f"peak {p['peak']:.4g} mW")
         m = d["memory_bytes"]
         print(f"influence_bytes   {m['influence']} B, on chip: {'yes' if d['influence_on_chip'] else 'no'}"
               + (f", spilled: {', '.join(d['spilled_tensors'])}" if d["spilled_tensors"] else ""))

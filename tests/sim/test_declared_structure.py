@@ -9,6 +9,8 @@ import pytest
 
 from accel_sim import load_config, simulate, simulate_file
 from accel_sim.engine.dataflow import gemm_cost
+from accel_sim.hardware.actions import storage_format
+from accel_sim.hardware.formats import stored
 from accel_sim.trace.io import read_trace
 from accel_sim.trace.synthetic import gemm_trace
 from codesign.pipeline import HardwareResult, sram_capacity_bytes
@@ -31,8 +33,18 @@ def test_footprints_are_the_declared_sizes(results, config):
     for method in ("sparse_rtrl", "dense_rtrl"):
         h = read_trace(SAMPLES[method]).header
         r = results[(config, method)]
-        assert r.memory_bytes["influence"] == h.n_hidden * h.n_influence_columns * wb
-        assert r.memory_bytes["footprint"]["influence"] == h.n_hidden * h.n_influence_columns * wb
+        t = h.tensor("influence")
+        fmt = storage_format(cfg, h, h.tensors.index(t), cfg.placement("influence").level).type
+        if fmt == "uncompressed":
+            expected = h.n_hidden * h.n_influence_columns * wb
+        else:  # stored compressed: only the columns the trace declares can hold non-zeros, plus metadata
+            kept = h.n_influence_columns if t.cols is None else next(
+                s.members.size for s in h.index_sets if s.name == t.cols)
+            s = stored(fmt, h.n_hidden, h.n_influence_columns, h.n_hidden * kept)
+            expected = s.entries * wb + -(-s.metadata_bits // 8)
+            assert s.entries == h.n_hidden * kept
+        assert r.memory_bytes["influence"] == expected
+        assert r.memory_bytes["footprint"]["influence"] == expected
     h = read_trace(SAMPLES["bptt"]).header
     n, n_in, n_out = h.n_hidden, h.n_in, h.n_out
     parameters = 3 * n * n_in + 3 * n * n + 5 * n + n_out * n + n_out
@@ -60,9 +72,9 @@ def test_dense_rtrl_zeros_are_visible_to_skipping_hardware():
     assert len(with_index_units) >= 3
     for config in with_index_units:
         skip = simulate_file(SAMPLES["dense_rtrl"], load_config(CONFIGS / f"{config}.yaml",
-                                                                {"sparsity.handling": "skipping"}), "L1")
+                                                                {"sparsity.handling": "skipping", "sparsity.actions": []}), "L1")
         none = simulate_file(SAMPLES["dense_rtrl"], load_config(CONFIGS / f"{config}.yaml",
-                                                                {"sparsity.handling": "none"}), "L1")
+                                                                {"sparsity.handling": "none", "sparsity.actions": []}), "L1")
         assert skip.cycles < none.cycles, config
         assert skip.workload["executed_macs"] == skip.workload["effective_macs"] < none.workload["executed_macs"]
 
