@@ -111,3 +111,43 @@ def test_unknown_level_reference(tmp_path, capsys):
 def test_shipped_configs_are_valid(capsys):
     for path in sorted(CONFIGS.glob("*.yaml")):
         assert main(["validate-config", str(path)]) == 0, capsys.readouterr().err
+
+
+BAD_ACTIONS = [  # (action, the field the error must name)
+    ({"target": "Q", "action": "skipping", "condition_on": ["A"]}, "sparsity.actions.0.target"),
+    ({"target": "B", "action": "skipping", "condition_on": ["nothing"]}, "sparsity.actions.0.condition_on.0"),
+    ({"target": "B", "action": "gating", "condition_on": ["A", "B"]}, "sparsity.actions.0.condition_on.1"),
+    ({"target": "weights", "action": "skipping", "condition_on": ["weights"]}, "sparsity.actions.0.condition_on.0"),
+    ({"target": "B", "action": "skipping", "condition_on": ["A"], "level": "l9"}, "sparsity.actions.0.level"),
+    ({"target": "B", "action": "dropping", "condition_on": ["A"]}, "sparsity.actions.0.action"),
+    ({"target": "B", "action": "skipping", "condition_on": []}, "sparsity.actions.0.condition_on"),
+]
+
+
+@settings_
+@given(case=st.sampled_from(BAD_ACTIONS))
+def test_bad_sparse_actions_name_the_field(tmp_path, capsys, case):
+    action, field = case
+    data = copy.deepcopy(BASE)
+    data["sparsity"] = {"actions": [action]}
+    _check(tmp_path, data, field, capsys)
+
+
+def test_bad_formats_and_levels_name_the_field(tmp_path, capsys):
+    cases = [
+        ({"via": ["nowhere"], "level": "buffer"}, "mapping.tensors.weights.via.0"),
+        ({"via": ["buffer"], "level": "buffer"}, "mapping.tensors.weights.via"),
+        ({"level": "buffer", "formats": {"act": "csr"}}, "mapping.tensors.weights.formats.act"),
+        ({"level": "buffer", "formats": {"buffer": "zip"}}, "mapping.tensors.weights.formats.buffer.type"),
+        ({"level": "buffer", "formats": {"buffer": {"type": "rle"}}}, "mapping.tensors.weights.formats.buffer"),
+    ]
+    for placement, field in cases:
+        data = copy.deepcopy(BASE)
+        data["mapping"]["tensors"]["weights"] = placement
+        _check(tmp_path, data, field, capsys)
+
+
+def test_handling_and_actions_together_are_refused(tmp_path, capsys):
+    data = copy.deepcopy(BASE)
+    data["sparsity"]["handling"] = "skipping"
+    _check(tmp_path, data, "sparsity.actions", capsys)
