@@ -12,10 +12,11 @@ skip or gate it. Then, per op:
   the gate conditions are actual, the rest gated (``gated_mac``). A matmul that executes all of D
   runs on the systolic closed forms (``accel_sim.engine.dataflow``); one that skips takes
   ceil(executed / lanes) cycles; other ops ceil(executed / vector lanes).
-* **Accesses** of each operand part at its innermost level: a base count — the dataflow's words on
-  the systolic path (re-reads, partial sums), its domain's elements otherwise; for a matmul
-  output without ``pe_array.output_register``, one update per MAC and one read per update but
-  the first of each output — times the fraction that survives: its own non-zero fraction when its
+* **Accesses** of each operand part at its innermost level: a base count — for a matmul the
+  dataflow's words (operand re-reads per fold, partial sums), whether it skips or not, shared among
+  a role's parts by their size; other ops their domain's elements; for a matmul output without
+  ``pe_array.output_register``, one update per MAC and one read per update but the first of each
+  output (the chance an output gets no update is hypergeometric) — times the fraction that survives: its own non-zero fraction when its
   format is compressed, and for each conditioning role Y, the chance that one of the r MACs the
   access serves has Y non-zero, 1 - (1 - rho_Y)^r (exact when r = 1, the expected value for
   uniformly spread zeros otherwise). Skipped accesses cost nothing and take no time; gated ones
@@ -266,11 +267,12 @@ class Costing:
         op_kind = int(w.kind[first])
         accumulate = bool(w.accumulate[first])
         mm = op_kind in _MATMUL
-        on = systolic[rows]
+        share = np.divide(part.dense, pairs.role_dense[part.role], out=np.zeros(rows.size),
+                          where=pairs.role_dense[part.role] > 0)  # of the role's words, this part's
         if part.role != ROLE_Z:
-            if mm:
+            if mm:  # the dataflow's operand words, re-reads included, skipping or not
                 words = gc.a_read_words if part.role == ROLE_A else gc.b_read_words
-                base = np.where(on, words[rows], part.dense).astype(np.float64)
+                base = (words[rows] * share).astype(np.float64)
             else:
                 base = part.dense.astype(np.float64)
             read = self._survive(base, pp, pairs, part, mm, per_mac=mm & np.isclose(base, pairs.pairs_dense))
@@ -297,8 +299,8 @@ class Costing:
                 write = tuple(a + b for a, b in zip(write, extra))
         else:
             if mm:
-                base_w = np.where(on, gc.c_write_words[rows], part.dense).astype(np.float64)
-                base_r = np.where(on, gc.c_read_words[rows], 0) + (part.dense if accumulate else 0)
+                base_w = (gc.c_write_words[rows] * share).astype(np.float64)
+                base_r = gc.c_read_words[rows] * share + (part.dense if accumulate else 0)
             elif op_kind in _SCATTER_LIKE:  # a scatter updates the positions it was given
                 base_w = executed[rows] / w.per_element[rows]
                 base_r = base_w if accumulate else np.zeros(rows.size)
@@ -349,6 +351,7 @@ class _Pairs:
         self.effectual = w.effectual[rows].astype(np.float64)
         self.pairs_dense = self.dense - self.scale_dense
         dense = {r: sum((p.dense for p in parts if p.role == r), np.zeros(rows.size)) for r in (ROLE_A, ROLE_B, ROLE_Z)}
+        self.role_dense = dense
         nonzero = {r: sum((p.nonzero for p in parts if p.role == r), np.zeros(rows.size)) for r in (ROLE_A, ROLE_B, ROLE_Z)}
         self.rho = {r: np.divide(nonzero[r], dense[r], out=np.ones(rows.size), where=dense[r] > 0) for r in dense}
         if self.matmul:
