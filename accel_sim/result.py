@@ -24,7 +24,8 @@ class SimResult:
     {component: {action: pJ}} (the components' table times their action counts, leakage included);
     ``accesses``: {tensor: {level: {read | write | metadata_read | metadata_write: {actual, gated,
     skipped}}}} in elements (metadata: words);
-    ``power_mw``: average, peak (busiest step), static (leakage) and dynamic."""
+    ``power_mw``: average, peak (busiest step), static (leakage) and dynamic; ``area_mm2``: by
+    component and total (``accel_sim.hardware.area``)."""
 
     config_name: str
     fidelity: str
@@ -47,6 +48,7 @@ class SimResult:
     simulation: dict[str, float] = field(default_factory=dict)
     accesses: dict[str, object] = field(default_factory=dict)
     power_mw: dict[str, float] = field(default_factory=dict)
+    area_mm2: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -72,6 +74,7 @@ class SimResult:
             "simulation": dict(self.simulation),
             "accesses": self.accesses,
             "power_mw": dict(self.power_mw),
+            "area_mm2": dict(self.area_mm2),
         }
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -52,6 +52,9 @@ class PEArray(_Strict):
     #: MAC reads and updates its output at the output's storage level (the first update needs no read)
     output_register: bool = True
     source: str = ""  # where the energies come from
+    #: area of one MAC unit in um^2 at ``technology_nm``; None: the datatype's table value at 45 nm
+    #: (accel_sim.hardware.area), scaled by (technology_nm / 45)^2
+    mac_area_um2: float | None = Field(default=None, gt=0)
 
     @property
     def n_pes(self) -> int:
@@ -77,6 +80,7 @@ class SramLevel(_Strict):
     metadata_write_energy_pj: Picojoules | None = Field(default=None, ge=0)  # None: write_energy_pj
     gated_access_energy_fraction: float = Field(default=0.0, ge=0, le=1)  # of the access energy, a gated access
     metadata_width_bits: int | None = Field(default=None, gt=0, le=8 * 4096)  # one metadata access; None: the width
+    area_mm2_per_mib: float | None = Field(default=None, gt=0)  # None: 6T SRAM at technology_nm (hardware.area)
     source: str = ""
 
 
@@ -97,6 +101,7 @@ class IndexUnits(_Strict):
     indices_per_cycle: float = Field(gt=0)  # per unit
     energy_pj_per_index: Picojoules = Field(ge=0)
     source: str = ""
+    area_um2_per_index_per_cycle: float | None = Field(default=None, gt=0)  # None: a 32-bit comparator (hardware.area)
 
 
 class Interconnect(_Strict):
@@ -206,6 +211,7 @@ class HardwareConfig(_Strict):
     name: str
     description: str = ""
     clock_hz: Hertz = Field(gt=0)
+    technology_nm: float = Field(default=45.0, gt=0, le=1000)  # process node of the area model
     pe_array: PEArray
     sram: dict[str, SramLevel] = Field(min_length=1)
     dram: Dram

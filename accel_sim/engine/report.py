@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from accel_sim.hardware.area import area_mm2
 from accel_sim.config.schema import HardwareConfig
 from accel_sim.engine.placement import Placement
 from accel_sim.engine.timing import Timing
@@ -102,6 +103,6 @@ def build_result(config: HardwareConfig, header: TraceHeader, fidelity: str, tim
         utilization=util,
         stall_cycles={k: float(v) for k, v in timing.stall.items()},
         by_label=totals.by_label(), per_step=per_step, workload=workload,
-        accesses=totals.access_counts(), power_mw=power,
+        accesses=totals.access_counts(), power_mw=power, area_mm2=area_mm2(config),
         simulation={"events": timing.events, "tiles": timing.tiles, "wall_seconds": wall_seconds},
     )

@@ -15,7 +15,8 @@ def register(subparsers) -> None:
         description="Build the hardware of a config into its components and print each component's "
                     "actions with their energy (pJ per action), the unit of one action and the cited "
                     "source: the table the simulator's costing multiplies action counts by. Then the "
-                    "sparse actions in force (the sparsity.handling shorthand expanded).")
+                    "sparse actions in force (the sparsity.handling shorthand expanded) and the area (mm²) "
+                    "of each component.")
     ert.add_argument("config", help="hardware config YAML file (hw_configs/*.yaml)")
     ert.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config field (dotted path), repeatable")
@@ -28,14 +29,17 @@ def register(subparsers) -> None:
 def _run_ert(args) -> int:
     from accel_sim import load_config
     from accel_sim.hardware.actions import expanded_actions
+    from accel_sim.hardware.area import area_mm2
     from accel_sim.hardware.components import build_components
 
     config = load_config(args.config, args.overrides)
     rows = [{"component": c, "action": a, "energy_pj": pj, "per": unit, "source": src}
             for c, a, pj, unit, src in build_components(config).ert()]
     actions = [a.model_dump(mode="json") for a in expanded_actions(config)]
+    area = area_mm2(config)
     if args.json:
-        print(json.dumps({"config": config.name, "ert": rows, "sparse_actions": actions}, indent=2))
+        print(json.dumps({"config": config.name, "ert": rows, "sparse_actions": actions,
+                          "area_mm2": area, "technology_nm": config.technology_nm}, indent=2))
         return EXIT_OK
     if args.csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
@@ -53,4 +57,6 @@ def _run_ert(args) -> int:
     for a in actions:
         level = f" at {a['level']}" if a["level"] else ""
         print(f"  {a['action']} {a['target']} on zeros of {', '.join(a['condition_on'])}{level}")
+    print(f"# area at {config.technology_nm:g} nm: total {area['total']:.4g} mm² ("
+          + ", ".join(f"{k} {v:.4g}" for k, v in area.items() if k != "total") + ")")
     return EXIT_OK

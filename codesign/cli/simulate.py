@@ -129,6 +129,9 @@ def _print(result, args) -> int:
         p = d["power_mw"]
         print(f"power_mw          average {p['average']:.4g} mW (static {p['static']:.4g}, dynamic {p['dynamic']:.4g}), "
               f"peak {p['peak']:.4g} mW")
+        a = d["area_mm2"]
+        print(f"area_mm2          total {a['total']:.4g} mm² ("
+              + ", ".join(f"{k} {v:.4g}" for k, v in a.items() if k != "total") + ")")
         m = d["memory_bytes"]
         print(f"influence_bytes   {m['influence']} B, on chip: {'yes' if d['influence_on_chip'] else 'no'}"
               + (f", spilled: {', '.join(d['spilled_tensors'])}" if d["spilled_tensors"] else ""))
