@@ -187,10 +187,18 @@ class GemmRoles(_Strict):
     c: str
 
 
+Distribution = Literal["auto", "balanced", "rows_interleaved", "rows_blocked", "cols_interleaved", "cols_blocked"]
+
+
 class Mapping(_Strict):
-    """How trace ops and tensors map onto the hardware."""
+    """How trace ops and tensors map onto the hardware. ``distribution``: how a matmul that skips
+    zeros spreads its work over the PEs — its output's rows or columns, interleaved (line i on PE
+    i mod PEs) or in blocks, ``auto`` (the output's longer side, interleaved) or ``balanced`` (an
+    ideal even split) — by op label or op kind, else ``default``; the busiest PE sets the op's
+    array time."""
 
     tensors: dict[TensorName, TensorPlacement]
+    distribution: dict[str, Distribution] = Field(default_factory=lambda: {"default": "auto"})
     gemm_roles: GemmRoles | None = None
     vector_lanes: int | None = Field(default=None, gt=0, le=MAX_UNITS**2)  # PEs used by element-wise ops (default all)
     event_driven: bool = False  # idle PEs are power-gated: PE leakage only while busy
@@ -274,6 +282,11 @@ class HardwareConfig(_Strict):
         spec = self.sram[level]
         per = spec.width_bytes * spec.ports * spec.banks
         return per * (self.pe_array.n_pes if spec.scope == "pe_local" else 1)
+
+    def distribution_for(self, label: str, kind: str) -> str:
+        """The work distribution of an op with this label and kind."""
+        d = self.mapping.distribution
+        return d.get(label) or d.get(kind) or d.get("default", "auto")
 
     def placement(self, tensor: str) -> TensorPlacement:
         """A tensor's placement; tensors the mapping omits live on the first SRAM level."""

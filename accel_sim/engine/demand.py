@@ -46,8 +46,8 @@ from accel_sim.engine.placement import Placement
 from accel_sim.hardware.actions import OpPlan, PartPlan, plan
 from accel_sim.hardware.components import build_components
 from accel_sim.hardware.formats import bits_for
-from accel_sim.trace.header import OP_KINDS, TraceHeader
-from accel_sim.trace.work import ROLE_A, ROLE_B, ROLE_Z, OpWork, PartWork, WorkModel
+from accel_sim.trace.header import MATMUL_KINDS, OP_KINDS, TraceHeader
+from accel_sim.trace.work import ROLE_A, ROLE_B, ROLE_Z, OpWork, PartWork, Spread, WorkModel
 
 #: Energy by component kind, as results and sweeps report it.
 ENERGY_PARTS = ("mac", "register", "sram", "dram", "index", "interconnect")
@@ -88,6 +88,9 @@ class Demand:
     accesses: dict[tuple[str, str, str], np.ndarray] | None = None
     metadata_bytes: np.ndarray | None = None
     macs_gated: np.ndarray | None = None
+    imbalance_cycles: np.ndarray | None = None  # array cycles beyond an even split over the PEs
+    pe_busiest: np.ndarray | None = None  # MACs of the busiest PE (ops spread by the mapping; else 0)
+    pe_mean: np.ndarray | None = None  # MACs per PE of an even split (same ops; else 0)
 
     @property
     def n_ops(self) -> int:
@@ -110,6 +113,7 @@ class Costing:
         self.hardware = build_components(config)
         self.work = WorkModel(header)
         self.plans = plan(config, header)
+        self.spread = self._spreads()
         self.labels = header.labels
         pe = config.pe_array
         self.hw_wb = float(pe.word_bytes)
@@ -118,12 +122,27 @@ class Costing:
         self.levels = tuple(config.sram)
         self.names = tuple(t.name for t in header.tensors)
 
+    def _spreads(self) -> dict[int, Spread]:
+        """How each matmul that skips spreads its MACs over the PEs (``mapping.distribution``)."""
+        out = {}
+        for oid, (op, p) in enumerate(zip(self.header.ops, self.plans)):
+            how = self.config.distribution_for(op.label, op.kind)
+            skip = p.compute_skip & {ROLE_A, ROLE_B}
+            if op.kind in MATMUL_KINDS and skip and how != "balanced":
+                if how == "auto":  # the output's longer side, interleaved
+                    z = op.z[0]
+                    rows, cols = self.header.tensor(z.tensor).shape[::-1 if z.transpose else 1]
+                    how = "rows_interleaved" if rows >= cols else "cols_interleaved"
+                axis, order = how.split("_")
+                out[oid] = Spread(axis, self.config.pe_array.n_pes, order == "interleaved", frozenset(skip))
+        return out
+
     # ------------------------------------------------------------------ per batch
 
     def demand(self, step_ids: np.ndarray, set_bits: np.ndarray, ops: dict[str, np.ndarray],
                placement: Placement) -> Demand:
         cfg, pe, hw = self.config, self.config.pe_array, self.hardware
-        w = self.work.batch(step_ids, set_bits, ops)
+        w = self.work.batch(step_ids, set_bits, ops, self.spread)
         n_ops = w.n_ops
         is_mm = np.isin(w.kind, _MATMUL)
         gc = gemm_cost(w.m, w.k, w.n, pe.rows, pe.cols, pe.dataflow, pe.fold_overlap, pe.macs_per_cycle)
@@ -142,9 +161,20 @@ class Costing:
             actual[rows] = pairs.computes(p.compute_skip | p.compute_gate)
         gated = executed - actual
         systolic = is_mm & (executed >= w.dense)
-        array_cycles = np.where(systolic, gc.cycles,
-                                _ceil_div(np.ceil(executed), np.where(is_mm, self.lanes, self.vector_lanes)))
-        array_cycles = array_cycles.astype(np.float64)
+        balanced = _ceil_div(np.ceil(executed), np.where(is_mm, self.lanes, self.vector_lanes)).astype(np.float64)
+        array_cycles = np.where(systolic, gc.cycles, balanced).astype(np.float64)
+        # spread over the PEs by the mapping: the busiest PE's MACs, the scale pass evenly
+        spread = ~systolic & (w.busiest >= 0)
+        imbalance = np.zeros(n_ops)
+        pe_mean = np.zeros(n_ops)
+        if spread.any():
+            scale = w.scale_effectual.astype(np.float64)  # a skipping op scales z's non-zeros
+            pairs_exec = executed - scale
+            spread_cycles = (_ceil_div(np.ceil(w.busiest), pe.macs_per_cycle)
+                             + _ceil_div(np.ceil(scale), self.lanes)).astype(np.float64)
+            array_cycles = np.where(spread, np.maximum(spread_cycles, balanced), array_cycles)
+            imbalance = np.where(spread, array_cycles - balanced, 0.0)
+            pe_mean = np.where(spread, pairs_exec / pe.n_pes, 0.0)
 
         # ---- accesses at the innermost levels, metadata, index work
         n_levels = len(self.levels)
@@ -240,7 +270,8 @@ class Costing:
             macs_effective=w.effectual.astype(np.int64), macs_executed=np.rint(executed).astype(np.int64),
             sram_read=sram_read, sram_write=sram_write, energy=energy, sram_energy=sram_energy,
             action_energy=action_energy, accesses=accesses, metadata_bytes=acc.meta_bytes_total(),
-            macs_gated=np.rint(gated).astype(np.int64),
+            macs_gated=np.rint(gated).astype(np.int64), imbalance_cycles=imbalance,
+            pe_busiest=np.where(spread, w.busiest, 0.0), pe_mean=pe_mean,
         )
 
     # ------------------------------------------------------------------ one operand part

@@ -87,6 +87,10 @@ def build_result(config: HardwareConfig, header: TraceHeader, fidelity: str, tim
         "connection_sparsity": 1.0 - float(header.weight_density),
         "footprint_bytes": int(placement.footprint.sum()),
         "influence_columns": int(header.n_influence_columns),
+        # ops spread over the PEs by the mapping: busiest PE / even split, MAC-weighted and worst op
+        "pe_imbalance": totals.pe_busiest / totals.pe_mean if totals.pe_mean else 1.0,
+        "pe_imbalance_worst_op": totals.pe_imbalance_max,
+        "imbalance_cycles": totals.imbalance_cycles,
     }
     return SimResult(
         config_name=config.name, fidelity=fidelity, method=header.method,

@@ -10,7 +10,7 @@ import numpy as np
 from accel_sim.config.schema import HardwareConfig
 
 RESOURCES = ("pe_array", "compute_stage", "dram_read", "dram_write", "index_units", "interconnect")
-STALLS = ("dram", "index", "sram_port", "interconnect", "writeback")
+STALLS = ("dram", "index", "sram_port", "interconnect", "writeback", "imbalance")
 
 
 @dataclass
@@ -33,7 +33,9 @@ class Timing:
     def add_busy(self, config: HardwareConfig, d) -> None:
         """Add a batch's resource demand (identical at every fidelity)."""
         bw = config.dram.bandwidth_bytes_per_cycle
-        self.busy["pe_array"] += float(d.array_cycles.sum())
+        imbalance = 0.0 if d.imbalance_cycles is None else float(d.imbalance_cycles.sum())
+        self.busy["pe_array"] += float(d.array_cycles.sum()) - imbalance  # PEs idle behind the busiest one
+        self.stall["imbalance"] += imbalance
         self.busy["compute_stage"] += float(d.compute_cycles.sum())
         self.busy["dram_read"] += float(d.dram_read_bytes.sum()) / bw
         self.busy["dram_write"] += float(d.dram_write_bytes.sum()) / bw

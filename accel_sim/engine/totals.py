@@ -34,6 +34,8 @@ class Totals:
         self.action_energy: dict[tuple[str, str], float] = {}
         self.accesses: dict[tuple[str, str, str], np.ndarray] = {}
         self.metadata_bytes = self.macs_gated = 0
+        self.pe_busiest = self.pe_mean = self.imbalance_cycles = 0.0
+        self.pe_imbalance_max = 1.0
 
     def add(self, d: Demand) -> None:
         self.n_ops += d.n_ops
@@ -57,6 +59,13 @@ class Totals:
                 self.accesses[key] = self.accesses.get(key, 0) + values
             self.metadata_bytes += int(d.metadata_bytes.sum())
             self.macs_gated += int(d.macs_gated.sum())
+        if d.pe_busiest is not None:
+            self.pe_busiest += float(d.pe_busiest.sum())
+            self.pe_mean += float(d.pe_mean.sum())
+            self.imbalance_cycles += float(d.imbalance_cycles.sum())
+            on = d.pe_mean > 0
+            if on.any():
+                self.pe_imbalance_max = max(self.pe_imbalance_max, float((d.pe_busiest[on] / d.pe_mean[on]).max()))
         n = len(self.labels)
         lab = d.label.astype(np.int64)
         e = d.energy_total()

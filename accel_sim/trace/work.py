@@ -73,6 +73,7 @@ class OpWork:
     parts: list[PartWork]
     scale_dense: np.ndarray = None  # of ``dense`` / ``effectual``: a scaled matmul's multiplies of z
     scale_effectual: np.ndarray = None
+    busiest: np.ndarray = None  # MACs of the busiest unit under ``spread`` (-1: not spread)
 
     @property
     def n_ops(self) -> int:
@@ -198,6 +199,17 @@ def _bool(mask):
     return None if mask is None else mask.bool
 
 
+@dataclass(frozen=True)
+class Spread:
+    """How one declared matmul's MACs are spread: over ``units`` groups of the output's ``axis``
+    ("rows" or "cols") lines, ``interleaved`` or blocked, skipping the zeros of roles ``skip``."""
+
+    axis: str
+    units: int
+    interleaved: bool
+    skip: frozenset
+
+
 class WorkModel:
     """Derives :class:`OpWork` for batches of one trace (build once per trace)."""
 
@@ -271,9 +283,11 @@ class WorkModel:
 
     # ------------------------------------------------------------------ per batch
 
-    def batch(self, step_ids: np.ndarray, set_bits: np.ndarray, ops: dict[str, np.ndarray]) -> OpWork:
+    def batch(self, step_ids: np.ndarray, set_bits: np.ndarray, ops: dict[str, np.ndarray],
+              spread: dict[int, Spread] | None = None) -> OpWork:
         """Work of the ops ``ops`` (columns step, op, ...) of the steps ``step_ids`` whose index
-        sets are ``set_bits`` (steps, layout.stride)."""
+        sets are ``set_bits`` (steps, layout.stride). ``spread``: for declared matmuls, how their
+        work is spread over units (``OpWork.busiest``; ``accel_sim.trace.spread``)."""
         n_ops = int(ops["step"].shape[0])
         step_of = np.searchsorted(step_ids, ops["step"]) if n_ops else np.zeros(0, np.int64)
         for_steps = self._masks(set_bits)
@@ -284,6 +298,7 @@ class WorkModel:
         accumulate = np.zeros(n_ops, bool)
         per_element = np.ones(n_ops, np.int64)
         parts: list[PartWork] = []
+        busiest = np.full(n_ops, -1.0)
         op_ids = ops["op"]
         for oid in np.unique(op_ids).tolist() if n_ops else []:
             rows = np.flatnonzero(op_ids == oid)
@@ -301,12 +316,26 @@ class WorkModel:
             for name, values in res.items():
                 if name != "parts":
                     out[name][rows] = values
+            if spread and oid in spread and decl.kind in MATMUL_KINDS:
+                at = steps[:1] if self._static[oid] else steps
+                busiest[rows] = self._busiest(frames, at, for_steps(at), spread[oid])
             for t, role, dense, nonzero, structured in res["parts"]:
                 parts.append(PartWork(rows, t, role, np.broadcast_to(dense, rows.shape),
                                       np.broadcast_to(nonzero, rows.shape), structured, oid))
         return OpWork(
             step=ops["step"], op=op_ids, kind=kind, label=label, accumulate=accumulate, per_element=per_element,
-            parts=parts, **out)
+            parts=parts, busiest=busiest, **out)
+
+    def _busiest(self, frames, steps: np.ndarray, expr, how: "Spread") -> np.ndarray:
+        from accel_sim.trace.spread import busiest, line_work, transposed_frames
+
+        (_, fa), (_, fb) = frames["a"][0], frames["b"][0]
+        use_a, use_b = ROLE_A in how.skip, ROLE_B in how.skip
+        if how.axis == "cols":
+            fa, fb = transposed_frames(fa, fb)
+            use_a, use_b = use_b, use_a
+        work, lines = line_work(self, fa, fb, steps, expr, steps.shape[0], use_a, use_b)
+        return busiest(work, lines, how.units, how.interleaved)
 
     def _op(self, decl: OpDecl, frames, steps: np.ndarray, expr) -> dict:
         r = steps.shape[0]

@@ -85,12 +85,13 @@ def _actions(action: str) -> list[dict]:
 def test_skipping_never_slower_than_gating_and_gating_never_costlier_than_none(m, k, n, da, db, seed, config,
                                                                               compressed):
     """The same actions gated or skipped, on the same storage formats, with decoders that keep up
-    (slow decoders can make skipping index-bound: test_sparsity_memory; and the ``skipping``
-    shorthand also compresses, which can cost more than it saves on dense-ish data)."""
+    and work split evenly over the PEs (slow decoders can make skipping index-bound:
+    test_sparsity_memory; an uneven split can make it slower than the dense array: test_distribution;
+    and the ``skipping`` shorthand also compresses, which can cost more than it saves on dense-ish data)."""
     rng = np.random.default_rng(seed)
     trace = sparse_matmul_trace(rng.random((m, k)) < da, rng.random((k, n)) < db, word_bytes=2)
     base = load_config(CONFIGS / f"{config}.yaml")
-    overrides = {"sparsity.handling": "none", **FAST_DECODERS}
+    overrides = {"sparsity.handling": "none", "mapping.distribution": {"default": "balanced"}, **FAST_DECODERS}
     if compressed:
         overrides[f"mapping.tensors.weights.formats"] = {base.placement("weights").level: "csr"}
 

@@ -1,0 +1,88 @@
+"""How a matmul's effectual work falls on the output's rows or columns, from the declared structure
+and each step's index sets, and the busiest of ``units`` groups of them (the PEs a mapping spreads
+the rows or columns over). Used for ops that skip zeros: their array time is the busiest PE's.
+
+For Z = A @ B (m x k times k x n), with ``use_a`` / ``use_b`` saying whose zeros are skipped:
+
+    rows:    w_i = [i in A's rows] * sum_k a_ik * b_k      a_ik: A non-zero (or in A's domain),
+                                                           b_k: B's non-zeros (or domain) in row k
+    columns: the rows of Z^T = B^T @ A^T, the roles swapped.
+
+Groups: ``interleaved`` puts line i on unit i mod units, ``blocked`` lines [u * s, (u + 1) * s) on
+unit u with s = ceil(L / units). Diagonal extras of an operand are not spread (they are few).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from accel_sim.trace.work import _Frame, _and, _cnt, _transposed
+
+MAX_CELLS = 1 << 22  # line-work cells computed at once (memory bound of one chunk)
+
+
+def line_work(model, fa: _Frame, fb: _Frame, steps: np.ndarray, expr, r: int, use_a: bool, use_b: bool):
+    """(work, lines): ``work`` (r or 1, m) per output row, or (r or 1, 1) when every row of the
+    op's extent carries the same work; ``lines`` (r,) rows of the extent."""
+    rs, cs = expr(fa.rows, steps), expr(fa.cols, steps)
+    rows_a = _and(rs, expr(fa.nz_rows, steps)) if use_a else rs
+    cols_a = _and(cs, expr(fa.nz_cols, steps)) if use_a else cs
+    fbt = fb.transposed()
+    if use_b:
+        bk = model._colnz(fbt, steps, expr, r)  # (r or 1, K): B's non-zeros in each row k
+    else:
+        n = _cnt(expr(fb.cols, steps), fb.shape[1], r)
+        bk = np.broadcast_to(n[:, None], (r, fa.shape[1]))
+    if cols_a is not None:
+        bk = bk * cols_a.bool
+    lines = _cnt(rs, fa.shape[0], r)
+    pattern = fa.pattern if use_a else None
+    if pattern is None and rows_a is None:  # every row of the extent: the same sum
+        return bk.sum(axis=1, dtype=np.int64)[:, None], lines
+    if pattern is None:
+        w = bk.sum(axis=1, dtype=np.int64)[:, None] * np.ones((1, fa.shape[0]), np.int64)
+    else:
+        w = np.asarray((pattern @ np.asarray(bk, np.int64).T).T, np.int64)  # (r or 1, m)
+    if rows_a is not None:
+        w = w * rows_a.bool
+    if rs is not None:  # rows outside the extent are not the op's lines: drop them
+        w = _compact_rows(w, rs.bool)
+    return w, lines
+
+
+def _compact_rows(w: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """(r, m) work with each op row's members moved to the front (lines of the op's own extent)."""
+    member = np.broadcast_to(member, (max(w.shape[0], member.shape[0]), member.shape[1]))
+    w = np.broadcast_to(w, member.shape)
+    order = np.argsort(~member, axis=1, kind="stable")
+    return np.take_along_axis(w, order, axis=1) * np.take_along_axis(member, order, axis=1)
+
+
+def busiest(work: np.ndarray, lines: np.ndarray, units: int, interleaved: bool) -> np.ndarray:
+    """(r,) the largest load of ``units`` groups of each row's first ``lines`` lines."""
+    r = lines.shape[0]
+    if work.shape[1] == 1:  # uniform lines: the busiest group holds ceil(L / units) of them
+        return np.broadcast_to(work[:, 0], (r,)) * -(-lines // units)
+    work = np.broadcast_to(work, (r, work.shape[1]))
+    width = work.shape[1]
+    out = np.zeros(r)
+    for start in range(0, r, max(1, MAX_CELLS // max(width, 1))):
+        w = work[start:start + MAX_CELLS // max(width, 1)]
+        L = lines[start:start + w.shape[0]]
+        if interleaved:
+            pad = -width % units
+            loads = np.pad(w, ((0, 0), (0, pad))).reshape(w.shape[0], -1, units).sum(axis=1)
+        else:  # blocks of ceil(L / units) of each row's own lines
+            size = np.maximum(-(-L // units), 1)
+            group = np.arange(width)[None, :] // size[:, None]
+            loads = np.zeros((w.shape[0], units + 1))
+            np.add.at(loads, (np.repeat(np.arange(w.shape[0]), width), np.minimum(group, units).ravel()), w.ravel())
+            loads = loads[:, :units]
+        out[start:start + w.shape[0]] = loads.max(axis=1)
+    return out
+
+
+def transposed_frames(fa: _Frame, fb: _Frame) -> tuple[_Frame, _Frame]:
+    """(B^T, A^T): the frames whose row work is Z's column work."""
+    return _transposed(fb), _transposed(fa)
+
