@@ -38,9 +38,9 @@ def line_work(model, fa: _Frame, fb: _Frame, steps: np.ndarray, expr, r: int, us
     lines = _cnt(rs, fa.shape[0], r)
     pattern = fa.pattern if use_a else None
     if pattern is None and rows_a is None:  # every row of the extent: the same sum
-        return bk.sum(axis=1, dtype=np.int64)[:, None], lines
+        return bk.sum(axis=1, dtype=np.float64)[:, None], lines
     if pattern is None:
-        w = bk.sum(axis=1, dtype=np.int64)[:, None] * np.ones((1, fa.shape[0]), np.int64)
+        w = bk.sum(axis=1, dtype=np.float64)[:, None] * np.ones((1, fa.shape[0]))
     else:
         w = np.asarray((pattern @ np.asarray(bk, np.int64).T).T, np.int64)  # (r or 1, m)
     if rows_a is not None:
@@ -69,9 +69,12 @@ def busiest(work: np.ndarray, lines: np.ndarray, units: int, interleaved: bool) 
     for start in range(0, r, max(1, MAX_CELLS // max(width, 1))):
         w = work[start:start + MAX_CELLS // max(width, 1)]
         L = lines[start:start + w.shape[0]]
-        if interleaved:
-            pad = -width % units
-            loads = np.pad(w, ((0, 0), (0, pad))).reshape(w.shape[0], -1, units).sum(axis=1)
+        if width <= units:  # one line per unit at most: interleaved and blocked agree
+            loads = w
+        elif interleaved:
+            full = width - width % units
+            loads = w[:, :full].reshape(w.shape[0], -1, units).sum(axis=1)
+            loads[:, :width - full] += w[:, full:]
         else:  # blocks of ceil(L / units) of each row's own lines
             size = np.maximum(-(-L // units), 1)
             group = np.arange(width)[None, :] // size[:, None]
