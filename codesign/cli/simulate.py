@@ -65,7 +65,9 @@ def _run_simulate(args) -> int:
     config = load_config(args.config, args.overrides)
     with TerminalProgress(f"{args.trace} ({args.fidelity})") as progress:
         result = simulate_file(args.trace, config, args.fidelity, progress=progress)
-    return _print(result, args)
+    from codesign.columns import trace_kinds
+
+    return _print(result, args, trace_kinds(args.trace))
 
 
 class TerminalProgress:
@@ -110,7 +112,9 @@ def _run_gemm(args) -> int:
     return _print(simulate(header, chunks, config, args.fidelity), args)
 
 
-def _print(result, args) -> int:
+def _print(result, args, kinds: dict[str, str] | None = None) -> int:
+    """Print ``result`` as JSON, CSV or text; ``kinds`` ({tensor: kind} of the trace) picks the
+    learning-state tensors (:func:`codesign.columns.learning_state`, the verdict the sweep rows use)."""
     if args.json:
         print(result.to_json())
     elif args.csv:
@@ -132,8 +136,17 @@ def _print(result, args) -> int:
         a = d["area_mm2"]
         print(f"area_mm2          total {a['total']:.4g} mm² ("
               + ", ".join(f"{k} {v:.4g}" for k, v in a.items() if k != "total") + ")")
-        m = d["memory_bytes"]
-        print(f"influence_bytes   {m['influence']} B, on chip: {'yes' if d['influence_on_chip'] else 'no'}"
-              + (f", spilled: {', '.join(d['spilled_tensors'])}" if d["spilled_tensors"] else ""))
+        from codesign.columns import learning_state
+
+        ls = learning_state(d, kinds)
+        cap = d["memory_bytes"]["capacity"]
+        print("sram_levels       " + ", ".join(f"{lv} {c} B capacity, {d['memory_bytes']['resident'].get(lv, 0)} B resident"
+                                                for lv, c in cap.items()))
+        where = "; ".join(f"{t.tensor} {t.bytes} B at {t.level} (capacity {t.capacity_bytes} B)" for t in ls.levels)
+        if not ls.tensors:
+            print("learning_state    none (the trace declares no influence or history tensor)")
+        else:
+            print(f"learning_state    {ls.bytes} B ({where}): {ls.verdict}"
+                  + (f"; spilled: {', '.join(d['spilled_tensors'])}" if d["spilled_tensors"] else ""))
         print("stall_cycles      " + ", ".join(f"{k} {v:.6g}" for k, v in d["stall_cycles"].items()))
     return EXIT_OK

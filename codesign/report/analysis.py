@@ -1,8 +1,15 @@
 """What a report says, computed from the stored rows (no plotting, no formatting).
 
 Typed results: the feasible set under the spec's constraints, the Pareto front over its
-objectives, the winners (one per objective, with the reason) and the KPI table for BPTT, dense
-RTRL and sparse RTRL. Units follow the row columns (pJ, seconds, bytes, fraction).
+objectives, the winners (one per objective, chosen among the Pareto-optimal points only, with the
+reason), the headline (the best sparse-RTRL model on its fastest config), the KPI table for BPTT,
+dense RTRL and sparse RTRL and the real-time rate the spec asks for. Units follow the row columns
+(pJ, seconds, bytes, mm², mW, steps/s, fraction).
+
+The learning state is the one :mod:`codesign.columns` defines (bytes the simulated config stores
+for the influence matrix or BPTT's history, datatype and format metadata included), and its
+verdict (fits on chip / spills to DRAM) is the row's ``learning_state_fits_on_chip``: this module
+reads both and never recomputes them.
 """
 
 from __future__ import annotations
@@ -32,6 +39,41 @@ class Winner:
     reason: str
 
 
+REALTIME_METRIC = "realtime_steps_per_s"
+
+
+def state_bytes(row: dict[str, Any]) -> float:
+    """The learning state of a row as the config stores it (bytes; :mod:`codesign.columns`).
+    Rows written before that definition carry it as ``memory_bytes_learning_state``."""
+    if "learning_state_levels" not in row and isinstance(row.get("memory_bytes_learning_state"), (int, float)):
+        return float(row["memory_bytes_learning_state"])
+    return _value(row, "learning_state_bytes")
+
+
+def fits_on_chip(row: dict[str, Any]) -> bool | None:
+    """The row's verdict: True fits on chip, False spills to DRAM, None unknown."""
+    v = row.get("learning_state_fits_on_chip", row.get("influence_fits_on_chip"))
+    return None if v is None else bool(v)
+
+
+def verdict(row: dict[str, Any]) -> str:
+    return {True: "fits on chip", False: "spills to DRAM", None: "?"}[fits_on_chip(row)]
+
+
+def who(row: dict[str, Any]) -> str:
+    """``config / method n=.. rho=..``: one point, for the report's text."""
+    return (f"{row.get('config')} / {METHOD_NAMES.get(row.get('method'), row.get('method'))} "
+            f"n={row.get('n_hidden')} ρ={float(row.get('weight_density') or 0):g}")
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The best sparse-RTRL model (highest accuracy) on its fastest feasible config."""
+
+    row: dict[str, Any]
+    n_configs: int
+
+
 @dataclass(frozen=True)
 class KpiRow:
     """One model point of the KPI table. Times in seconds, memory in bytes, accuracy 0-1."""
@@ -43,7 +85,8 @@ class KpiRow:
     config: str
     sim_time_per_step_s: float
     host_step_time_ms: float | None
-    learning_state_bytes: int
+    learning_state_bytes: int  # as stored on ``config`` (codesign.columns)
+    learning_state_fits: bool | None
     bptt_state_bytes: int
     test_accuracy: float
     trained_sequences: int
@@ -59,6 +102,19 @@ class Analysis:
     winners: list[Winner] = field(default_factory=list)
     kpis: list[KpiRow] = field(default_factory=list)
     spec_name: str = "sweep"
+    headline: Headline | None = None
+    realtime_rate: float | None = None  # steps/s the spec's real-time constraint asks for
+
+    @property
+    def front(self) -> list[dict[str, Any]]:
+        return [r for r, p in zip(self.rows, self.pareto) if p]
+
+    def config_rows(self) -> list[dict[str, Any]]:
+        """One row per config label (its first), in row order."""
+        seen: dict[str, dict[str, Any]] = {}
+        for r in self.rows:
+            seen.setdefault(r["config"], r)
+        return list(seen.values())
 
     @property
     def n_feasible(self) -> int:
@@ -101,30 +157,52 @@ def _signed(rows: list[dict[str, Any]], objectives: list[dict[str, str]]) -> np.
     return np.stack(cols, axis=1) if cols else np.zeros((len(rows), 0))
 
 
-def _winner(rows: list[dict[str, Any]], feasible: list[bool], obj: dict[str, str]) -> Winner | None:
+def _same_point(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a.get("config") == b.get("config") and a.get("model_key") == b.get("model_key")
+
+
+def _winner(rows: list[dict[str, Any]], pareto: list[bool], n_feasible: int, obj: dict[str, str]) -> Winner | None:
+    """The best Pareto-optimal point on one objective (so never a point another beats on all)."""
     metric, goal = obj["metric"], obj["goal"]
-    cand = [r for r, ok in zip(rows, feasible) if ok and _value(r, metric) == _value(r, metric)]
+    cand = [r for r, ok in zip(rows, pareto) if ok and _value(r, metric) == _value(r, metric)]
     if not cand:
         return None
-    cand.sort(key=lambda r: _value(r, metric) * (1 if goal == "min" else -1))
+    sign = 1 if goal == "min" else -1
+    cand.sort(key=lambda r: (_value(r, metric) * sign, str(r.get("config")), str(r.get("model_key"))))
     best = cand[0]
     b = _value(best, metric)
     word = "lowest" if goal == "min" else "highest"
-    reason = f"{word} {metric} ({fmt_metric(metric, b)}) of {len(cand)} feasible points"
-    others = [r for r in cand[1:] if r.get("config") != best.get("config") or r.get("model_key") != best.get("model_key")]
-    if others:
-        nxt = _value(others[0], metric)
-        who = f"{others[0].get('config')} ({METHOD_NAMES.get(others[0].get('method'), others[0].get('method'))})"
-        if nxt == b:
-            reason += f"; ties with {who}"
-        elif b != 0 and nxt == nxt:
-            rel = abs(nxt - b) / abs(b) * 100
-            reason += f"; next best, {who}, is {rel:.1f}% {'higher' if nxt > b else 'lower'}"
-    if best.get("influence_fits_on_chip") == 1:
-        reason += "; learning state fits on chip"
-    elif best.get("influence_fits_on_chip") == 0:
-        reason += "; learning state spills to DRAM"
+    reason = f"{word} {metric} ({fmt_metric(metric, b)}) of {len(cand)} Pareto-optimal points ({n_feasible} feasible)"
+    others = [r for r in cand[1:] if not _same_point(r, best)]
+    ties = [r for r in others if _value(r, metric) == b]
+    if ties:
+        if len(ties) == len(others):
+            reason += f"; all {len(others) + 1} Pareto-optimal points tie on it"
+        elif len(ties) <= 2:
+            reason += "; ties with " + ", ".join(who(r) for r in ties)
+        else:
+            reason += f"; ties with {len(ties)} other points"
+    rest = [r for r in others if _value(r, metric) != b]
+    if rest and b != 0:
+        nxt = _value(rest[0], metric)
+        rel = abs(nxt - b) / abs(b) * 100
+        reason += f"; next best, {who(rest[0])}, is {rel:.3g}% {'higher' if nxt > b else 'lower'}"
+    fits = fits_on_chip(best)
+    if fits is not None:
+        reason += "; learning state " + ("fits on chip" if fits else "spills to DRAM")
     return Winner(metric, goal, best, reason)
+
+
+def _headline(rows: list[dict[str, Any]], feasible: list[bool]) -> Headline | None:
+    """The most accurate sparse-RTRL model (any model if none), on its fastest feasible config."""
+    pool = [r for r, ok in zip(rows, feasible) if ok] or rows
+    sparse = [r for r in pool if r.get("method") == "sparse_rtrl"] or pool
+    if not sparse:
+        return None
+    best_model = max(sparse, key=lambda r: (_value(r, "test_accuracy"), str(r["model_key"])))["model_key"]
+    mine = [r for r in pool if r["model_key"] == best_model]
+    fastest = min(mine, key=lambda r: (_value(r, "latency_per_step_s"), str(r["config"])))
+    return Headline(fastest, len({r["config"] for r in mine}))
 
 
 def _kpi_rows(rows: list[dict[str, Any]], models: dict[str, dict[str, Any]]) -> list[KpiRow]:
@@ -145,7 +223,7 @@ def _kpi_rows(rows: list[dict[str, Any]], models: dict[str, dict[str, Any]]) -> 
             method=r["method"], task=r["task"], n_hidden=int(r["n_hidden"]), weight_density=float(r["weight_density"]),
             config=reference, sim_time_per_step_s=_value(r, "latency_per_step_s"),
             host_step_time_ms=None if host is None else float(host),
-            learning_state_bytes=int(_value(r, "learning_state_bytes")),
+            learning_state_bytes=int(state_bytes(r)), learning_state_fits=fits_on_chip(r),
             bptt_state_bytes=int(_value(r, "bptt_state_bytes")), test_accuracy=_value(r, "test_accuracy"),
             trained_sequences=int(_value(r, "trained_sequences")) if r.get("trained_sequences") is not None else 0,
         ))
@@ -163,6 +241,9 @@ def analyse(rows: list[dict[str, Any]], models: list[dict[str, Any]], meta: dict
     signed[~np.array(feasible, bool)] = np.inf  # infeasible points dominate nothing and are never on the front
     pareto = [bool(p) for p in pareto_mask(signed)] if rows else []
     an = Analysis(rows, objectives, constraints, feasible, pareto, spec_name=meta.get("spec_name", "sweep"))
-    an.winners = [w for w in (_winner(rows, feasible, o) for o in objectives) if w is not None]
+    an.winners = [w for w in (_winner(rows, pareto, an.n_feasible, o) for o in objectives) if w is not None]
     an.kpis = _kpi_rows(rows, {m["model_key"]: m for m in models})
+    an.headline = _headline(rows, feasible)
+    rates = [c["min"] for c in constraints if c["metric"] == REALTIME_METRIC and c.get("min") is not None]
+    an.realtime_rate = float(max(rates)) if rates else None
     return an

@@ -17,7 +17,8 @@ import matplotlib.pyplot as plt
 from codesign.atomic import atomic_write_bytes, atomic_write_text
 from codesign.report.analysis import Analysis, analyse
 from codesign.report.plots import FIGURES
-from codesign.report.tables import Table, kpi_table, pareto_table, winners_table
+from codesign.report.tables import (Table, hardware_table, kpi_table, memory_table, pareto_table, realtime_table,
+                                    winners_table)
 from codesign.store import ResultStore, write_csv
 
 CSS = """
@@ -57,18 +58,24 @@ def _figures(an: Analysis, plot_dir: Path) -> dict[str, tuple[str, Path, bytes]]
 
 
 def _headline(an: Analysis) -> list[tuple[str, str]]:
-    """The three KPIs of the best sparse-RTRL model, as (label, value with unit)."""
-    sparse = [k for k in an.kpis if k.method == "sparse_rtrl"] or an.kpis
-    if not sparse:
+    """The KPIs of the best sparse-RTRL model on its fastest feasible config, as (label, value)."""
+    if an.headline is None:
         return []
-    k = max(sparse, key=lambda k: k.test_accuracy)
-    from codesign.report.units import fmt_bytes, fmt_time
+    from codesign.report.analysis import state_bytes, verdict
+    from codesign.report.units import fmt_area, fmt_bytes, fmt_power, fmt_rate, fmt_time
 
-    return [
-        ("compute time per step", f"{fmt_time(k.sim_time_per_step_s)} on {k.config}"),
-        ("memory of the learning state", fmt_bytes(k.learning_state_bytes)),
-        ("test accuracy", f"{k.test_accuracy * 100:.1f} % ({k.task})"),
+    r, n = an.headline.row, an.headline.n_configs
+    out = [
+        ("compute time per step", f"{fmt_time(float(r['latency_per_step_s']))} on {r['config']} "
+                                  f"(fastest of {n} config{'s' if n != 1 else ''})"),
+        ("learning state as stored there", f"{fmt_bytes(state_bytes(r))}, {verdict(r)}"),
+        ("test accuracy", f"{float(r['test_accuracy']) * 100:.1f} % ({r['task']})"),
     ]
+    if r.get("realtime_steps_per_s") is not None:
+        out.append(("learns in real time up to", fmt_rate(float(r["realtime_steps_per_s"]))))
+    if r.get("power_mw") is not None and r.get("area_mm2") is not None:
+        out.append(("power, area", f"{fmt_power(float(r['power_mw']))} average, {fmt_area(float(r['area_mm2']))}"))
+    return out
 
 
 def _sections(an: Analysis) -> list[tuple[str, str, Table | None, str | None]]:
@@ -77,21 +84,42 @@ def _sections(an: Analysis) -> list[tuple[str, str, Table | None, str | None]]:
         f"{c['metric']}" + (f" ≥ {c['min']:g}" if c.get("min") is not None else "")
         + (f" ≤ {c['max']:g}" if c.get("max") is not None else "") for c in an.constraints) or "none"
     objs = ", ".join(f"{o['goal']} {o['metric']}" for o in an.objectives)
+    state = ("The learning state is what the simulated config stores for the influence matrix (RTRL) or the "
+             "saved window (BPTT): stored entries in the config's datatype plus format metadata, at the tensor's "
+             "level; it fits on chip when it stays resident at its outermost level, else it spills to DRAM.")
+    if an.realtime_rate is not None:
+        rt = (f"The spec asks for learning in real time at {an.realtime_rate:g} steps/s: every step, its learning "
+              "work included, must finish within 1/R.")
+    else:
+        rt = ("No real-time rate is set (a constraint 'realtime_steps_per_s: {min: R}' in the spec adds the "
+              "check).")
     return [
+        ("Hardware configs", "Every config of the sweep: compute, each storage level, DRAM, index units, formats "
+         "and sparse actions (Sparseloop's vocabulary: target action on the operands whose zeros condition it). "
+         "Area in mm² at the config's node (accel_sim/hardware/area.py); power is the simulated average and peak "
+         "(busiest step) for the headline model, static (leakage) included.", hardware_table(an), None),
         ("KPIs: BPTT vs dense RTRL vs sparse RTRL",
-         "Compute time per step is simulated on the reference config; host time is the measured numpy step on "
-         "this machine; memory is the learning state as stored (influence matrix, or BPTT's history).",
-         kpi_table(an), None),
+         "Compute time per step is simulated on the reference config (the learning work of each step included); "
+         "host time is the measured numpy step on this machine. " + state + " The methods differ in training "
+         "budget where 'trained on' differs.", kpi_table(an), None),
         ("Winning configs", f"Objectives: {objs}. Constraints: {cons}. {an.n_feasible} of {len(an.rows)} points "
-         "are feasible.", winners_table(an), None),
-        ("Pareto front", "Points no other feasible point beats on every objective (ringed in red).",
-         pareto_table(an), "pareto_energy_latency"),
-        ("Where the energy goes", "For the most accurate sparse-RTRL model on every config; per step.", None,
+         f"are feasible, {sum(an.pareto)} Pareto-optimal; each winner is the best Pareto-optimal point on its "
+         "objective, so no other point beats it on every objective.", winners_table(an), None),
+        ("Pareto front", "Points no other feasible point beats on every objective (ringed in red). Energy and "
+         "latency are per step on both axes and in the table.", pareto_table(an), "pareto_energy_latency"),
+        ("Real time", "The highest input rate at which every step, its learning work included, ends before the "
+         "next input arrives (1 / the slowest step), and the rate sustained when inputs are buffered (1 / the mean "
+         "step). " + rt, realtime_table(an), None),
+        ("Memory per level", state + " Each bar stands at the learning state's level on that config, on top of the "
+         "other tensors resident there; the black line is that level's own capacity.", memory_table(an),
+         "memory_per_level"),
+        ("Where the energy goes", "For the headline sparse-RTRL model on every config; per step.", None,
          "energy_breakdown"),
-        ("Cost vs sparsity", "Activity sparsity (units firing) and parameter sparsity (weight density).", None,
-         "cost_vs_sparsity"),
-        ("Does the influence matrix fit on chip?", "Learning state of each model point against each config's "
-         "total on-chip SRAM: above a line, it spills to DRAM every step.", None, "footprint_vs_sram"),
+        ("Utilisation and stalls", "For the headline sparse-RTRL model on every config: each resource's busy "
+         "fraction and the PE array's idle cycles by cause.", None, "utilisation_stalls"),
+        ("Cost vs activity", "Cost follows the active set: the units that fired or sit in the pseudo-derivative's "
+         "support (sparse RTRL updates the influence rows of those). All points, with a fitted trend per config.",
+         None, "cost_vs_activity"),
     ]
 
 
@@ -138,7 +166,7 @@ def build_report(store_path: str | Path, out_dir: str | Path, title: str | None 
     md = [f"# {title}\n", f"{sub}\n"]
     body = [f"<h1>{html.escape(title)}</h1><p class='sub'>{html.escape(sub)}</p>"]
     if head:
-        md.append("**Sparse RTRL, best model:** " + "; ".join(f"{k}: {v}" for k, v in head) + "\n")
+        md.append("**Sparse RTRL, best model on its fastest config:** " + "; ".join(f"{k}: {v}" for k, v in head) + "\n")
         body.append("<section><div class='kpis'>" + "".join(
             f"<div class='kpi'>{html.escape(k)}<b>{html.escape(v)}</b></div>" for k, v in head) + "</div></section>")
     for sec_title, intro, table, fig in _sections(an):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from codesign.report.analysis import METHOD_NAMES, Analysis
-from codesign.report.units import fmt_bytes, fmt_energy, fmt_time
+from typing import Any
+
+from codesign.report.analysis import METHOD_NAMES, Analysis, fits_on_chip, state_bytes, verdict
+from codesign.report.units import fmt_area, fmt_bytes, fmt_energy, fmt_power, fmt_rate, fmt_time
 
 
 @dataclass(frozen=True)
@@ -30,51 +32,141 @@ class Table:
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _f(row: dict[str, Any], key: str) -> float:
+    try:
+        return float(row.get(key))
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _method(row: dict[str, Any]) -> str:
+    return METHOD_NAMES.get(row.get("method"), str(row.get("method")))
+
+
 def kpi_table(an: Analysis) -> Table:
     header = ["method", "task", "n_hidden", "weight density", "compute time per step (simulated)", "on config",
-              "host time per step", "learning-state memory", "BPTT state (same length)", "test accuracy",
-              "trained on"]
+              "host time per step", "learning state as stored on the config", "test accuracy", "trained on"]
     rows = []
     for k in an.kpis:
+        state = fmt_bytes(k.learning_state_bytes) + {True: " (fits on chip)", False: " (spills to DRAM)"}.get(
+            k.learning_state_fits, "")
         rows.append([
             METHOD_NAMES.get(k.method, k.method), k.task, str(k.n_hidden), f"{k.weight_density:g}",
             fmt_time(k.sim_time_per_step_s), k.config,
             "n/a" if k.host_step_time_ms is None else f"{k.host_step_time_ms:.3g} ms",
-            fmt_bytes(k.learning_state_bytes), fmt_bytes(k.bptt_state_bytes), f"{k.test_accuracy * 100:.1f} %",
+            state, f"{k.test_accuracy * 100:.1f} %",
             f"{k.trained_sequences} sequences" if k.trained_sequences else "?",
         ])
     return Table(header, rows)
 
 
 def winners_table(an: Analysis) -> Table:
-    header = ["objective", "winner (config / method)", "model", "energy per sample", "latency per step",
+    header = ["objective", "winner (config / method)", "model", "energy per step", "latency per step",
               "test accuracy", "why it wins"]
     rows = []
     for w in an.winners:
         r = w.row
         rows.append([
-            f"{w.goal} {w.objective}", f"{r['config']} / {METHOD_NAMES.get(r['method'], r['method'])}",
+            f"{w.goal} {w.objective}", f"{r['config']} / {_method(r)}",
             f"n_hidden={r['n_hidden']}, density={float(r['weight_density']):g}",
-            fmt_energy(float(r.get("energy_per_sample_pj", float("nan")))),
-            fmt_time(float(r.get("latency_per_step_s", float("nan")))),
-            f"{float(r.get('test_accuracy', float('nan'))) * 100:.1f} %", w.reason,
+            fmt_energy(_f(r, "energy_per_step_pj")), fmt_time(_f(r, "latency_per_step_s")),
+            f"{_f(r, 'test_accuracy') * 100:.1f} %", w.reason,
         ])
     return Table(header, rows)
 
 
 def pareto_table(an: Analysis, limit: int = 15) -> Table:
-    header = ["config", "method", "n_hidden", "weight density", "energy per sample", "latency per step",
-              "test accuracy", "learning state", "fits on chip"]
+    header = ["config", "method", "n_hidden", "weight density", "energy per step", "latency per step",
+              "test accuracy", "area", "average power", "learning state", "on chip?"]
     rows = []
-    front = [r for r, p in zip(an.rows, an.pareto) if p]
-    front.sort(key=lambda r: float(r.get("energy_per_sample_pj", 0)))
+    front = sorted(an.front, key=lambda r: _f(r, "energy_per_step_pj"))
     for r in front[:limit]:
-        fits = r.get("influence_fits_on_chip")
         rows.append([
-            r["config"], METHOD_NAMES.get(r["method"], r["method"]), str(r["n_hidden"]), f"{float(r['weight_density']):g}",
-            fmt_energy(float(r.get("energy_per_sample_pj", float("nan")))),
-            fmt_time(float(r.get("latency_per_step_s", float("nan")))),
-            f"{float(r.get('test_accuracy', float('nan'))) * 100:.1f} %",
-            fmt_bytes(float(r.get("learning_state_bytes", 0))), {1: "yes", 0: "no (DRAM)"}.get(fits, "?"),
+            r["config"], _method(r), str(r["n_hidden"]), f"{float(r['weight_density']):g}",
+            fmt_energy(_f(r, "energy_per_step_pj")), fmt_time(_f(r, "latency_per_step_s")),
+            f"{_f(r, 'test_accuracy') * 100:.1f} %", fmt_area(_f(r, "area_mm2")), fmt_power(_f(r, "power_mw")),
+            fmt_bytes(state_bytes(r)), verdict(r),
         ])
+    return Table(header, rows)
+
+
+def _levels(r: dict[str, Any]) -> list[str]:
+    """The SRAM levels a row's columns describe (``sram.<level>.capacity_bytes``), in column order."""
+    return [k[len("sram."):-len(".capacity_bytes")] for k in r if k.startswith("sram.") and k.endswith(".capacity_bytes")]
+
+
+def _level_text(r: dict[str, Any], lv: str) -> str:
+    size, cap = r.get(f"sram.{lv}.size_bytes"), r.get(f"sram.{lv}.capacity_bytes")
+    text = f"{lv}: {fmt_bytes(float(size if size is not None else cap))}"
+    if r.get(f"sram.{lv}.scope") == "pe_local":
+        text += f" per PE ({fmt_bytes(float(cap))} in all)"
+    if r.get(f"sram.{lv}.banks") is not None:
+        text += f", {r[f'sram.{lv}.banks']} banks x {r.get(f'sram.{lv}.width_bytes')} B"
+    return text
+
+
+def hardware_table(an: Analysis) -> Table:
+    """One row per config: the summary columns of :func:`codesign.columns.config_columns`, area and
+    the average / peak power of the most accurate sparse-RTRL model on it (power depends on the work)."""
+    header = ["config", "PEs", "MACs / cycle", "datatype", "clock", "node", "SRAM levels (size, banks x width)",
+              "DRAM", "index units", "formats", "sparse actions", "area", "power (avg / peak)"]
+    rows = []
+    ref_model = an.headline.row["model_key"] if an.headline else None
+    for r in an.config_rows():
+        mine = [x for x in an.rows if x["config"] == r["config"]]
+        p = next((x for x in mine if x["model_key"] == ref_model), mine[0])
+        pes = f"{r['pes']} ({r.get('pe_rows')}x{r.get('pe_cols')})" if r.get("pes") is not None else "?"
+        clock = f"{_f(r, 'clock_hz') / 1e6:g} MHz" if r.get("clock_hz") is not None else "?"
+        dram = (f"{_f(r, 'dram_bytes_per_cycle'):g} B/cycle, {_f(r, 'dram_pj_per_bit'):.3g} pJ/bit"
+                if r.get("dram_bytes_per_cycle") is not None else "?")
+        index = (f"{r['index_units']} ({_f(r, 'index_per_cycle'):g} indices/cycle)"
+                 if r.get("index_units") is not None else "?")
+        rows.append([
+            r["config"], pes, str(r.get("macs_per_cycle", "?")), str(r.get("datatype", "?")), clock,
+            f"{_f(r, 'technology_nm'):g} nm" if r.get("technology_nm") is not None else "?",
+            "; ".join(_level_text(r, lv) for lv in _levels(r)) or "?", dram, index, str(r.get("formats", "?")),
+            str(r.get("sparse_actions", "?")), fmt_area(_f(r, "area_mm2")),
+            f"{fmt_power(_f(p, 'power_mw'))} / {fmt_power(_f(p, 'power_peak_mw'))}",
+        ])
+    return Table(header, rows)
+
+
+def memory_table(an: Analysis) -> Table:
+    """Per config and model point: the learning state's level(s), its size there, that level's
+    capacity and what else is resident there, and the verdict (the row's own)."""
+    header = ["config", "model point", "learning state at", "size there", "level capacity",
+              "other tensors resident there", "verdict"]
+    rows = []
+    for r in an.rows:
+        levels = [lv.strip() for lv in str(r.get("learning_state_levels") or "").split(">") if lv.strip()]
+        if not levels:
+            continue
+        sizes, caps, others = [], [], []
+        for lv in levels:
+            ls, cap = _f(r, f"sram.{lv}.learning_state_bytes"), _f(r, f"sram.{lv}.capacity_bytes")
+            resident = _f(r, f"sram.{lv}.resident_bytes")
+            sizes.append(fmt_bytes(ls))
+            caps.append(fmt_bytes(cap))
+            others.append(fmt_bytes(max(resident - (ls if fits_on_chip(r) else 0.0), 0.0)))
+        rows.append([r["config"], f"{_method(r)} n={r['n_hidden']} ρ={float(r['weight_density']):g}",
+                     " > ".join(levels), " > ".join(sizes), " > ".join(caps), " > ".join(others), verdict(r)])
+    return Table(header, rows)
+
+
+def realtime_table(an: Analysis) -> Table:
+    """Per config and model point: the highest input rate every step (learning included) keeps up
+    with, the rate sustained with buffered inputs, and the spec's real-time check."""
+    header = ["config", "model point", "slowest step", "highest real-time rate", "sustained rate (buffered)"]
+    if an.realtime_rate is not None:
+        header.append(f"learns in real time at {fmt_rate(an.realtime_rate)}?")
+    rows = []
+    for r in an.rows:
+        if r.get("realtime_steps_per_s") is None:
+            continue
+        line = [r["config"], f"{_method(r)} n={r['n_hidden']} ρ={float(r['weight_density']):g}",
+                fmt_time(_f(r, "worst_step_latency_s")), fmt_rate(_f(r, "realtime_steps_per_s")),
+                fmt_rate(_f(r, "sustained_steps_per_s"))]
+        if an.realtime_rate is not None:
+            line.append("yes" if _f(r, "realtime_steps_per_s") >= an.realtime_rate else "no")
+        rows.append(line)
     return Table(header, rows)

@@ -52,6 +52,28 @@ def fmt_bytes(n: float) -> str:
     return f"{n / div:.3g} {name}"
 
 
+def fmt_area(mm2: float) -> str:
+    return "n/a" if mm2 != mm2 else f"{mm2:.3g} mm²"
+
+
+def fmt_power(mw: float) -> str:
+    if mw != mw:
+        return "n/a"
+    return f"{mw / 1000:.3g} W" if mw >= 1000 else (f"{mw * 1000:.3g} µW" if 0 < mw < 0.1 else f"{mw:.3g} mW")
+
+
+def fmt_rate(steps_per_s: float) -> str:
+    """Steps per second with a k/M prefix (``inf`` for a zero-latency step)."""
+    if steps_per_s != steps_per_s:
+        return "n/a"
+    if not math.isfinite(steps_per_s):
+        return "unbounded"
+    for size, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if steps_per_s >= size:
+            return f"{steps_per_s / size:.3g} {prefix}steps/s"
+    return f"{steps_per_s:.3g} steps/s"
+
+
 def fmt_metric(metric: str, value: float) -> str:
     """Format a row metric with the unit its name implies."""
     if value != value:
@@ -62,6 +84,12 @@ def fmt_metric(metric: str, value: float) -> str:
         return fmt_time(value)
     if metric.endswith("_bytes"):
         return fmt_bytes(value)
+    if metric.startswith("area_mm2"):
+        return fmt_area(value)
+    if metric.startswith("power") and metric.endswith("_mw"):
+        return fmt_power(value)
+    if metric.endswith("_steps_per_s"):
+        return fmt_rate(value)
     if metric in ("test_accuracy", "activity_fired", "activity_support", "pe_utilization"):
         return f"{value * 100:.1f} %"
     if metric.startswith("cycles"):

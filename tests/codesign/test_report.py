@@ -21,6 +21,9 @@ from codesign.store import ResultStore
 from codesign.sweep import load_spec, run_sweep
 from tests.codesign.codesign_helpers import write_spec
 
+# figures drawn from columns only the simulator's result gives (codesign/columns.py: memory per
+# level, utilisation and stalls); the synthetic evaluator's rows do not carry them yet
+SIMULATOR_ONLY = {"utilisation_stalls", "memory_per_level"}
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 
@@ -69,6 +72,8 @@ def test_every_plot_axis_has_a_unit(store_path):
 
     for name, (make, _title) in FIGURES.items():
         fig = make(an)
+        if fig is None and name in SIMULATOR_ONLY:
+            continue
         assert fig is not None, name
         for ax in fig.axes:
             if ax.get_label() == "<colorbar>":
@@ -91,10 +96,11 @@ def test_report_cli_writes_self_contained_html_markdown_and_csv(store_path, tmp_
     links = re.findall(r"""href\s*=\s*['"]([^'"]*)""", html)
     assert "results.csv" in links
     assert all(link.startswith("https://") or (out / link).is_file() for link in links), links
-    assert html.count("data:image/png;base64,") == len(FIGURES)
+    assert len(FIGURES) - len(SIMULATOR_ONLY) <= html.count("data:image/png;base64,") <= len(FIGURES)
     assert "<script" not in html
     md = (out / "report.md").read_text()
-    for heading in ("KPIs", "Winning configs", "Pareto front", "energy", "influence matrix"):
+    for heading in ("KPIs", "Winning configs", "Pareto front", "energy", "Memory per level", "Hardware configs",
+                    "Real time"):
         assert heading.lower() in md.lower()
     for png in re.findall(r"\]\((plots/[^)]+)\)", md):
         assert (out / png).stat().st_size > 1000
@@ -121,7 +127,7 @@ def test_html_report_renders_in_headless_chromium(store_path, tmp_path):
     uri = (out / "index.html").resolve().as_uri()
     dom = subprocess.run(flags + ["--dump-dom", uri], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
-    assert dom.stdout.count("<img") == len(FIGURES)
+    assert len(FIGURES) - len(SIMULATOR_ONLY) <= dom.stdout.count("<img") <= len(FIGURES)
     proc = subprocess.run(flags + [f"--screenshot={shot}", "--window-size=1280,2600", uri],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
