@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from accel_sim import load_config, simulate  # noqa: E402
-from benchmarks._results import machine_line, write_section  # noqa: E402
+from benchmarks._results import write_section  # noqa: E402
 from benchmarks.bench_simulator import recorded_trace  # noqa: E402
 
 MAPPINGS = ("balanced", "auto", "rows_interleaved", "rows_blocked", "cols_interleaved", "cols_blocked")
@@ -37,7 +37,7 @@ def main() -> None:
           "mean PE over the matmuls that skip zeros (MAC-weighted; worst single op). Speed-up: over the same "
           f"array without sparse actions (`sparsity.handling: none`, {dense.cycles:,} cycles).\n\n"
           "| mapping | imbalance | worst op | cycles | imbalance stall | speed-up over dense |\n"
-          "|---|---|---|---|---|---|\n" + "\n".join(rows) + f"\n\n_Machine: {machine_line()}_")
+          "|---|---|---|---|---|---|\n" + "\n".join(rows))
     print(md)
     write_section("mapping", md)
 

@@ -20,7 +20,6 @@ from typing import Any
 
 from codesign.sweep.points import HardwarePoint, ModelPoint
 
-PSEUDO_DERIVATIVE_GAMMA = 0.3  # the sweep varies the width eps; the height gamma stays fixed
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,7 @@ class ModelResult:
     train_loss: float
     activity_fired: float
     activity_support: float
+    activity_active: float
     learning_state_bytes: int
     bptt_state_bytes: int
     parameter_count: int
@@ -66,7 +66,8 @@ def run_model_point(point: ModelPoint, trace_path: Path) -> ModelResult:
     update_every = {"auto": None, "step": 1, "sequence": 0}[point.update_every]
     settings = RunSettings(
         task=point.task, method=point.method, n_hidden=point.n_hidden, weight_density=point.weight_density,
-        threshold_mean=point.threshold_mean, pseudo_derivative=(PSEUDO_DERIVATIVE_GAMMA, point.pseudo_derivative_width),
+        threshold_mean=point.threshold_mean,
+        pseudo_derivative=(point.pseudo_derivative_gamma, point.pseudo_derivative_width), shared_masks=point.shared_masks,
         epochs=point.epochs, lr=point.learning_rate, optimizer=point.optimizer, update_every=update_every,
         seed=point.seed,
     )
@@ -94,6 +95,7 @@ def run_model_point(point: ModelPoint, trace_path: Path) -> ModelResult:
     return ModelResult(
         test_accuracy=float(k.test_accuracy), train_loss=float(k.train_loss),
         activity_fired=float(k.activity_fired), activity_support=float(k.activity_support),
+        activity_active=float(k.activity_active),
         learning_state_bytes=int(k.learning_state_bytes), bptt_state_bytes=int(k.bptt_state_bytes),
         parameter_count=int(sum(int(m.sum()) for m in model.masks.values())
                             + sum(v.size for n, v in model.params.items() if n not in model.masks)),

@@ -20,13 +20,15 @@ from rtrl.trace_decl import OPS, op_ids
 class StepOutput:
     """Result of one online step: ``loss`` (nats; 0 when the target is -1), ``logits`` (n_out,),
     ``n_fired`` / ``n_support``: units of the previous state that fired / lie in the
-    pseudo-derivative support (the step's active set is their union). On the GPU ``logits``
-    is a CuPy array (``rtrl.backend.to_host`` copies it to numpy)."""
+    pseudo-derivative support; ``n_active``: units in their union, the step's active set A
+    (a unit can fire outside the support, so n_active <= n_fired + n_support). On the GPU
+    ``logits`` is a CuPy array (``rtrl.backend.to_host`` copies it to numpy)."""
 
     loss: float
     logits: np.ndarray
     n_fired: int
     n_support: int
+    n_active: int = 0
 
 
 class Learner:
@@ -73,11 +75,14 @@ class Learner:
         x, target = self._checked_input(x, target)
         x = self.xp.asarray(x)
         prev = events(self.s, self.model.params["thr"], *self.model.pseudo_derivative)
-        n_fired, n_support = int(prev.o.sum()), int(self.xp.count_nonzero(prev.dH))  # before any heavy GPU work
+        xp = self.xp
+        fired, support = prev.o != 0, prev.dH != 0
+        n_fired, n_support = int(xp.count_nonzero(fired)), int(xp.count_nonzero(support))  # before any heavy GPU work
+        n_active = int(xp.count_nonzero(fired | support))
         out = self._step(x, target, prev)  # opens the step record (``_begin_record``) when recording
         if self.recorder is not None:
             self.recorder.end_step()
-        return self._advance(out.loss, out.logits, n_fired, n_support)
+        return self._advance(out.loss, out.logits, n_fired, n_support, n_active)
 
     def grads(self) -> dict[str, np.ndarray]:
         """Gradient of the summed loss since the last reset/zero_grad; masked entries are 0.
@@ -91,11 +96,11 @@ class Learner:
         return grads
 
     # -- shared pieces ----------------------------------------------------------------------
-    def _advance(self, loss: float, logits: np.ndarray, n_fired: int, n_support: int) -> StepOutput:
+    def _advance(self, loss: float, logits: np.ndarray, n_fired: int, n_support: int, n_active: int) -> StepOutput:
         """Close a step: count it, add its loss, and describe it."""
         self.t += 1
         self.loss_sum += loss
-        return StepOutput(loss, logits, n_fired, n_support)
+        return StepOutput(loss, logits, n_fired, n_support, n_active)
 
     def _checked_input(self, x, target) -> tuple[np.ndarray, int]:
         """``x`` as a host array of the model's dtype and ``target`` as an int, after checking

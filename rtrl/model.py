@@ -18,13 +18,20 @@ BIASES = ("b_u", "b_r", "b_z", "b_rz")
 RECURRENT_PATH = MASKED + BIASES + ("thr",)
 READOUT = ("W_o", "b_o")
 PARAM_NAMES = RECURRENT_PATH + READOUT
+#: Defaults of the model (and of ``accel-sim train`` and sweep specs), chosen from the width x
+#: threshold measurement of benchmarks/bench_activity.py (README, "Activity sparsity").
+DEFAULT_THRESHOLD_MEAN = 0.3
+DEFAULT_PSEUDO_DERIVATIVE = (0.3, 0.15)  # (gamma, eps)
 
 
 class EGRU:
     """An EGRU with fixed random weight masks.
 
     ``weight_density`` in (0, 1] is the fraction of kept entries in all six weight matrices
-    (``input_density`` overrides it for ``W_*``). Thresholds start near ``threshold_mean`` and
+    (``input_density`` overrides it for ``W_*``). ``shared_masks``: one mask for the three
+    recurrent matrices ``R_u R_r R_z`` (G = ds_t/dy_{t-1} then has density ``weight_density``
+    instead of the union density ~1 - (1 - rho)^3 of three independent masks); the weight values
+    drawn from the seed are the same either way. Thresholds start near ``threshold_mean`` and
     lie in [0, 1]. ``pseudo_derivative=(gamma, eps)`` sets dH/dv = gamma * max(0, 1 - |v|/eps).
 
     ``device`` ("cpu" default, "gpu", or an array module, see ``rtrl.backend``) decides where
@@ -39,12 +46,13 @@ class EGRU:
         n_hidden: int,
         n_out: int,
         weight_density: float = 1.0,
-        threshold_mean: float = 0.3,
-        pseudo_derivative: tuple[float, float] = (0.3, 0.5),
+        threshold_mean: float = DEFAULT_THRESHOLD_MEAN,
+        pseudo_derivative: tuple[float, float] = DEFAULT_PSEUDO_DERIVATIVE,
         seed: int = 0,
         dtype=np.float32,
         input_density: float | None = None,
         device="cpu",
+        shared_masks: bool = False,
     ) -> None:
         self.backend = resolve(device)
         self.xp = self.backend.xp
@@ -69,6 +77,9 @@ class EGRU:
         self.threshold_mean = float(threshold_mean)
         self.pseudo_derivative = (gamma, eps)
         self.seed = int(seed)
+        if not isinstance(shared_masks, (bool, np.bool_)):
+            raise ValueError(f"EGRU: shared_masks must be True or False, got {shared_masks!r}")
+        self.shared_masks = bool(shared_masks)
 
         rng = np.random.default_rng(seed)
         n, k = self.n_hidden, self.n_in
@@ -77,6 +88,8 @@ class EGRU:
         for name in MASKED:
             fan_in, density = (k, self.input_density) if name.startswith("W") else (n, self.weight_density)
             mask = rng.random((n, fan_in)) < density if density < 1.0 else np.ones((n, fan_in), bool)
+            if self.shared_masks and name in RECURRENT_WEIGHTS[1:]:
+                mask = self.masks[RECURRENT_WEIGHTS[0]]  # drawn above, so the weight draws stay the same
             scale = 1.0 / np.sqrt(max(1.0, fan_in * density))
             params[name] = np.where(mask, rng.normal(0.0, scale, (n, fan_in)), 0.0)
             self.masks[name] = mask

@@ -39,6 +39,7 @@ from rtrl.layout import InfluenceLayout
 from rtrl.learner import InfluenceLearner, StepOutput
 from rtrl.model import BIASES, INPUT_WEIGHTS, MASKED
 from rtrl.recording import GATE_MACS_PER_UNIT, emit
+from rtrl.static import cached
 
 #: G[:, A] at least this full is multiplied as a dense block (BLAS) instead of a CSR product.
 DENSE_BLOCK_MIN_DENSITY = 0.5
@@ -69,29 +70,12 @@ class SparseRTRL(InfluenceLearner):
 
     def __init__(self, model, recorder=None, kernels: str | None = None) -> None:
         self.kernels = _choose_kernels(kernels, model.backend.is_gpu)
-        n, n_in, xp = model.n_hidden, model.n_in, model.xp
-        lay = self.layout = InfluenceLayout(model, masked_only=True)
-        # Every kept weight entry e, W groups first: its unit row, gate-row (into the stacked
-        # 6n pre-activation / coefficient vector), source (into [x, y]), column in M and flat index
-        # into the concatenated weights.
-        rows, gate_rows, srcs, cols, flat = [], [], [], [], []
-        offset = 0
-        for gi, name in enumerate(MASKED):
-            fan_in = n_in if name in INPUT_WEIGHTS else n
-            r, j = lay.rows[name], lay.srcs[name]
-            rows.append(r)
-            gate_rows.append(gi * n + r)
-            srcs.append(j if name in INPUT_WEIGHTS else n_in + j)
-            cols.append(np.arange(lay.columns(name).start, lay.columns(name).stop))
-            flat.append(offset + r * fan_in + j)
-            offset += n * fan_in
-        entries = [np.concatenate(a).astype(np.int64) for a in (rows, gate_rows, srcs, cols, flat)]
-        self._n_input_entries = sum(lay.rows[name].size for name in INPUT_WEIGHTS)
-        # Union sparsity of the recurrent masks (the sparsity of G), row-major.
-        union = model.masks["R_u"] | model.masks["R_r"] | model.masks["R_z"]
-        g_rows, g_cols = (a.astype(np.int64) for a in np.nonzero(union))
-        bias_rows = np.tile(np.arange(n), len(BIASES))
-        bias_cols = lay.start[BIASES[0]] + np.arange(len(BIASES) * n)
+        xp = model.xp
+        # The index arrays depend on the masks only: built once per model (rtrl.static).
+        lay, entries, union, g_rows, g_cols, bias_rows, bias_cols, n_input_entries = cached(
+            model, ("sparse_rtrl",), lambda: _static_structure(model))
+        self.layout = lay
+        self._n_input_entries = n_input_entries
         self._compiled = None
         self._row_templates: dict[tuple[bool, bool], tuple[np.ndarray, ...] | None] = {}
         if self.kernels == "compiled":
@@ -103,8 +87,9 @@ class SparseRTRL(InfluenceLearner):
             from rtrl.kernels.fused import FusedInfluence
 
             self._fused = FusedInfluence(model, lay, *entries[:4], union)
+        device = (lambda: tuple(xp.asarray(a) for a in (*entries, g_rows, g_cols, bias_rows, bias_cols)))
         (self._e_rows, self._e_gate, self._e_src, self._e_cols, self._e_flat, self._g_rows, self._g_cols,
-         self._bias_rows, self._bias_cols) = (xp.asarray(a) for a in (*entries, g_rows, g_cols, bias_rows, bias_cols))
+         self._bias_rows, self._bias_cols) = device() if xp is np else cached(model, ("sparse_rtrl", "device"), device)
         super().__init__(model, lay, recorder)
 
     def _step(self, x: np.ndarray, target: int, prev: Events) -> StepOutput:
@@ -188,7 +173,7 @@ class SparseRTRL(InfluenceLearner):
         else:
             step.update(self.M, fwd.n_active, self._grad, target >= 0)
         self.s = step.gate_values[compiled.S].copy()
-        return self._advance(fwd.loss, step.logits.copy(), fwd.n_fired, fwd.n_support)
+        return self._advance(fwd.loss, step.logits.copy(), fwd.n_fired, fwd.n_support, fwd.n_active)
 
     def _generic_update(self, x, g, rc, prev: Events, source, live) -> tuple[int, int, bool]:
         """M <- J M + Mbar with array-module operations (CSR product or dense block, then the
@@ -278,6 +263,38 @@ class SparseRTRL(InfluenceLearner):
         self._emit_readout(target)
         if target >= 0:
             emit(rec, t, ops["contraction"], n_now * P, n_now)
+
+
+def _static_structure(model) -> tuple:
+    """The mask-derived index arrays of a sparse learner for ``model`` (host numpy arrays):
+    (layout, entries, union, g_rows, g_cols, bias_rows, bias_cols, number of input entries).
+
+    ``entries``: for every kept weight entry e, W groups first, its unit row, gate row (into the
+    stacked 6n pre-activation / coefficient vector), source (into [x, y]), column in M and flat
+    index into the concatenated weights. ``union`` (n, n): the union of the recurrent masks, the
+    sparsity of G; ``g_rows``, ``g_cols`` its non-zeros, row-major."""
+    n, n_in = model.n_hidden, model.n_in
+    lay = InfluenceLayout(model, masked_only=True)
+    rows, gate_rows, srcs, cols, flat = [], [], [], [], []
+    offset = 0
+    for gi, name in enumerate(MASKED):
+        fan_in = n_in if name in INPUT_WEIGHTS else n
+        r, j = lay.rows[name], lay.srcs[name]
+        rows.append(r)
+        gate_rows.append(gi * n + r)
+        srcs.append(j if name in INPUT_WEIGHTS else n_in + j)
+        cols.append(np.arange(lay.columns(name).start, lay.columns(name).stop))
+        flat.append(offset + r * fan_in + j)
+        offset += n * fan_in
+    entries = tuple(np.concatenate(a).astype(np.int64) for a in (rows, gate_rows, srcs, cols, flat))
+    union = model.masks["R_u"] | model.masks["R_r"] | model.masks["R_z"]
+    g_rows, g_cols = (a.astype(np.int64) for a in np.nonzero(union))
+    bias_rows = np.tile(np.arange(n), len(BIASES))
+    bias_cols = lay.start[BIASES[0]] + np.arange(len(BIASES) * n)
+    n_input_entries = sum(lay.rows[name].size for name in INPUT_WEIGHTS)
+    for a in (*entries, g_rows, g_cols, bias_rows, bias_cols, union):
+        a.flags.writeable = False  # shared by every learner of the model
+    return lay, entries, union, g_rows, g_cols, bias_rows, bias_cols, n_input_entries
 
 
 def _choose_kernels(kernels: str | None, on_gpu: bool) -> str:

@@ -13,7 +13,8 @@ METRICS: dict[str, str] = {
     "train_loss": "nats per labelled step",
     "activity_fired": "mean fraction of units firing per step",
     "activity_support": "mean fraction of units in the pseudo-derivative support per step",
-    "learning_state_bytes": "bytes of learning state as stored (influence matrix or BPTT history)",
+    "activity_active": "mean fraction of units fired or in the support per step (sparse RTRL's active set)",
+    "host_learning_state_bytes": "bytes of the learner's state on the host (numpy, float32/float64)",
     "bptt_state_bytes": "bytes BPTT would keep for the same sequence length",
     "parameter_count": "unmasked parameters",
     "trace_steps": "steps in the simulated trace",
@@ -36,5 +37,6 @@ METRICS: dict[str, str] = {
 }
 
 IDENTITY_COLUMNS = ("point_key", "point_index", "model_key", "config", "fidelity")
-MODEL_COLUMNS = ("task", "method", "n_hidden", "weight_density", "threshold_mean", "pseudo_derivative_width", "seed")
+MODEL_COLUMNS = ("task", "method", "n_hidden", "weight_density", "threshold_mean", "pseudo_derivative_width",
+                 "pseudo_derivative_gamma", "shared_masks", "seed")
 ENERGY_COMPONENTS = ("mac", "sram", "dram", "index", "interconnect", "leakage")

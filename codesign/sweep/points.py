@@ -42,13 +42,22 @@ class ModelPoint:
     learning_rate: float
     optimizer: str
     update_every: str
+    pseudo_derivative_gamma: float = 0.3
+    shared_masks: bool = False
 
     @property
     def key(self) -> str:
-        return "m" + _digest(asdict(self))
+        # fields added later enter the digest only when they differ from their defaults, so the
+        # points of earlier stores keep their keys
+        params = {k: v for k, v in asdict(self).items() if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]}
+        return "m" + _digest(params)
 
     def params(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: ModelPoint fields added after stores existed, with the value every earlier point had.
+_LATER_FIELDS = {"pseudo_derivative_gamma": 0.3, "shared_masks": False}
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,8 @@ def _model_point(spec: SweepSpec, values: dict[str, Any], training: dict[str, An
         learning_rate=t.learning_rate,
         optimizer=t.optimizer,
         update_every=t.update_every,
+        pseudo_derivative_gamma=float(values["pseudo_derivative_gamma"]),
+        shared_masks=bool(values["shared_masks"]),
     )
 
 
@@ -144,19 +155,26 @@ def _draw(rng: np.random.Generator, axis: Any, integer: bool) -> Any:
     return item.item() if hasattr(item, "item") else item
 
 
+#: Model axes added after random specs existed (drawn after the others).
+LATER_AXES = ("pseudo_derivative_gamma", "shared_masks")
+
+
 def _random(spec: SweepSpec) -> list[tuple[dict[str, Any], tuple[str, dict[str, Any], str]]]:
     rng = np.random.default_rng(spec.sampling.seed)
     out, seen = [], set()
     attempts = 0
     while len(out) < spec.sampling.samples and attempts < 100 * spec.sampling.samples:
         attempts += 1
-        mvals = {n: _draw(rng, getattr(spec.model, n), n == "n_hidden") for n in ModelAxes.model_fields}
+        mvals = {n: _draw(rng, getattr(spec.model, n), n == "n_hidden") for n in ModelAxes.model_fields
+                 if n not in LATER_AXES}
         config = spec.hardware.configs[int(rng.integers(len(spec.hardware.configs)))]
         hvals = {}
         for key in sorted(spec.hardware.set):
             axis = spec.hardware.set[key]
             hvals[key] = _draw(rng, axis, isinstance(axis, Range) and float(axis.min).is_integer() and float(axis.max).is_integer())
         fidelity = spec.hardware.fidelity[int(rng.integers(len(spec.hardware.fidelity)))]
+        for n in LATER_AXES:  # drawn last, so that earlier specs give the same samples as before
+            mvals[n] = _draw(rng, getattr(spec.model, n), False)
         ident = json.dumps([mvals, config, hvals, fidelity], sort_keys=True)
         if ident in seen:  # a random sample never repeats a point
             continue

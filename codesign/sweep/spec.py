@@ -88,16 +88,27 @@ def _known_task(name: str) -> str:
 Task = Annotated[str, AfterValidator(_known_task)]
 
 
+#: The model's defaults (rtrl.model.DEFAULT_THRESHOLD_MEAN / DEFAULT_PSEUDO_DERIVATIVE, written out
+#: so that validating a spec imports no learner; a test keeps them equal).
+DEFAULT_THRESHOLD_MEAN = 0.3
+DEFAULT_PSEUDO_DERIVATIVE = (0.3, 0.15)  # (gamma, eps)
+NonNegativeFloat = Annotated[float, Field(ge=0.0)]
+
+
 class ModelAxes(_Strict):
-    """Model/learning axes. Each is a list of values (or a Range under random sampling)."""
+    """Model/learning axes. Each is a list of values (or a Range under random sampling).
+    ``pseudo_derivative_width`` / ``_gamma``: eps and gamma of the EGRU's pseudo-derivative;
+    ``shared_masks``: one mask for the three recurrent matrices (``rtrl.model.EGRU``)."""
 
     task: list[Task] = ["digits"]
     method: list[Method] = ["sparse_rtrl"]
     n_hidden: list[Annotated[int, Field(gt=0, le=MAX_HIDDEN)]] | Range = [32]
     weight_density: list[Density] | Range = [0.25]
-    threshold_mean: list[Unit] | Range = [0.3]
-    pseudo_derivative_width: list[PositiveFloat] | Range = [0.5]
+    threshold_mean: list[Unit] | Range = [DEFAULT_THRESHOLD_MEAN]
+    pseudo_derivative_width: list[PositiveFloat] | Range = [DEFAULT_PSEUDO_DERIVATIVE[1]]
     seed: list[NonNegativeInt] = [0]
+    pseudo_derivative_gamma: list[NonNegativeFloat] | Range = [DEFAULT_PSEUDO_DERIVATIVE[0]]
+    shared_masks: list[bool] = [False]
 
     @field_validator("*", mode="before")
     @classmethod
@@ -145,6 +156,8 @@ class IncludedModel(_Strict):
     threshold_mean: Unit | None = None
     pseudo_derivative_width: PositiveFloat | None = None
     seed: NonNegativeInt | None = None
+    pseudo_derivative_gamma: NonNegativeFloat | None = None
+    shared_masks: bool | None = None
     training: TrainingOverride = TrainingOverride()
 
 

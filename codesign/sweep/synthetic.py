@@ -38,6 +38,7 @@ def model_result(point: ModelPoint, trace_path: Path) -> dict[str, Any]:
         "train_loss": round(1.0 / (1 + n * rho), 6),
         "activity_fired": round(alpha, 6),
         "activity_support": round(min(1.0, alpha * 1.5), 6),
+        "activity_active": round(min(1.0, alpha * 1.5), 6),
         "learning_state_bytes": int(state),
         "bptt_state_bytes": int(8 * n * 4 * 4),
         "parameter_count": int(3 * rho * n * (n + 8)),

@@ -109,6 +109,8 @@ def build_row(point: SweepPoint, model_result: dict[str, Any], metrics: dict[str
         "weight_density": m.weight_density,
         "threshold_mean": m.threshold_mean,
         "pseudo_derivative_width": m.pseudo_derivative_width,
+        "pseudo_derivative_gamma": m.pseudo_derivative_gamma,
+        "shared_masks": int(m.shared_masks),
         "seed": m.seed,
     }
     row.update({f"hw.{k}": v for k, v in hw.overrides})

@@ -10,6 +10,7 @@ from rtrl.cell import Events, Gates
 from rtrl.kernels import compiled, native
 from rtrl.layout import InfluenceLayout
 from rtrl.model import BIASES, INPUT_WEIGHTS, MASKED
+from rtrl.static import cached
 
 
 class Forward(NamedTuple):
@@ -29,6 +30,10 @@ class Forward(NamedTuple):
     n_now: int
 
 
+#: (dtype, implementation) pairs whose kernels this process has compiled or loaded already.
+_WARM: set = set()
+
+
 class CompiledStep:
     """One model's sparse-RTRL step in compiled code.
 
@@ -41,30 +46,11 @@ class CompiledStep:
     def __init__(self, model, layout: InfluenceLayout, g_rows: np.ndarray, g_cols: np.ndarray) -> None:
         n, n_in, dtype = model.n_hidden, model.n_in, model.dtype
         self.model = model
-        grp, row, srcl, src = [], [], [], []
-        for g, name in enumerate(MASKED):
-            r, j = layout.rows[name], layout.srcs[name]
-            grp.append(np.full(r.size, g))
-            row.append(r)
-            srcl.append(j)
-            src.append(j if name in INPUT_WEIGHTS else n_in + j)
-        src = np.concatenate(src)
-        order = np.argsort(src, kind="stable")
         self.bias0, self.thr0 = layout.start[BIASES[0]], layout.start["thr"]
-        # Static indices, int32, one array (sections: compiled.IX_*): kept entries by source (CSR over
-        # the n_in + n sources) with group, unit row and source index within the group; G's
-        # row-major CSR; the first weight column of M of each group in each row, and each weight
-        # column's source (for the immediate influence, row by row).
-        row_ptr = np.stack([layout.start[name] + np.searchsorted(layout.rows[name], np.arange(n + 1))
-                            for name in MASKED])
-        col_src = np.concatenate([layout.srcs[name] + (0 if name in INPUT_WEIGHTS else n_in) for name in MASKED])
-        self._idx, self._idx_at = _pack([
-            np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n_in + n))]),
-            *(np.concatenate(a)[order] for a in (grp, row, srcl)),
-            np.concatenate([[0], np.cumsum(np.bincount(g_rows, minlength=n))]), g_cols, row_ptr.ravel(), col_src,
-        ], np.int32)
+        # Static indices (from the masks only): built once per model (rtrl.static).
+        self._idx, self._idx_at = cached(model, ("compiled_step",), lambda: _static_indices(model, layout, g_rows, g_cols))
         nnz = g_cols.size
-        n_imm = col_src.size + 5 * n + nnz
+        n_imm = sum(layout.rows[name].size for name in MASKED) + 5 * n + nnz
         # Work arrays (sections: compiled.WI_*, WF_*, ROWS_*); the attributes below are views of them.
         self._work_i, self._work_i_at = _pack([np.zeros(k, np.int64) for k in (n, n, n + 1, nnz, n + 1, n_imm, n)],
                                               np.int64)
@@ -87,7 +73,9 @@ class CompiledStep:
             self._native = lib.bind(self._old, self._units, self.gate_values[compiled.DIAG], self._ptr, self._slots,
                                     self._vals, compiled.COLUMN_BLOCK, self._imm_ptr, self._imm_col, self._imm_val,
                                     self._cursor, self._cw)
-        self._warm_up(layout.n_columns)
+        if (dtype, self.implementation) not in _WARM:  # once per process: the kernels are compiled by then
+            self._warm_up(layout.n_columns)
+            _WARM.add((dtype, self.implementation))
 
     def _warm_up(self, n_columns: int) -> None:
         """Compile the kernels for this dtype (or load them from numba's cache) now, on scratch
@@ -132,6 +120,32 @@ class CompiledStep:
     def contract(self, grad: np.ndarray, M: np.ndarray) -> int:
         """grad += dL/ds[A_t] M[A_t] over the active set of the new state; returns |A_t|."""
         return compiled.contract(grad, M, self.new_events, self.dl_ds)
+
+
+def _static_indices(model, layout: InfluenceLayout, g_rows: np.ndarray, g_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The static indices, int32, in one array (sections: compiled.IX_*) and their offsets: kept
+    entries by source (CSR over the n_in + n sources) with group, unit row and source index within
+    the group; G's row-major CSR; the first weight column of M of each group in each row, and each
+    weight column's source (for the immediate influence, row by row)."""
+    n, n_in = model.n_hidden, model.n_in
+    grp, row, srcl, src = [], [], [], []
+    for g, name in enumerate(MASKED):
+        r, j = layout.rows[name], layout.srcs[name]
+        grp.append(np.full(r.size, g))
+        row.append(r)
+        srcl.append(j)
+        src.append(j if name in INPUT_WEIGHTS else n_in + j)
+    src = np.concatenate(src)
+    order = np.argsort(src, kind="stable")
+    row_ptr = np.stack([layout.start[name] + np.searchsorted(layout.rows[name], np.arange(n + 1)) for name in MASKED])
+    col_src = np.concatenate([layout.srcs[name] + (0 if name in INPUT_WEIGHTS else n_in) for name in MASKED])
+    idx, at = _pack([
+        np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n_in + n))]),
+        *(np.concatenate(a)[order] for a in (grp, row, srcl)),
+        np.concatenate([[0], np.cumsum(np.bincount(g_rows, minlength=n))]), g_cols, row_ptr.ravel(), col_src,
+    ], np.int32)
+    idx.flags.writeable = at.flags.writeable = False  # shared by every learner of the model
+    return idx, at
 
 
 def _pack(parts: list[np.ndarray], dtype) -> tuple[np.ndarray, np.ndarray]:

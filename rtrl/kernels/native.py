@@ -6,11 +6,17 @@ records the CPU's feature flags beside it, and ``load()`` refuses a library buil
 which could stop the process with an illegal instruction). Where no compiler is found the build is
 skipped with a note and ``load()`` returns None: the learner then uses the numba kernel for the
 same work (``rtrl.kernels.compiled.update``).
+
+A plain ``pip install`` has no ``make`` step: where the package holds no library for this CPU,
+``load()`` builds one once into the user's cache (``$XDG_CACHE_HOME/accel-sim``, else
+``~/.cache/accel-sim``; named by a digest of the source, flags and CPU), so both installs run the
+same code at the same speed. ``RTRL_NATIVE=0`` turns the C update off (the numba kernel runs).
 """
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,18 +94,44 @@ _UNSET = object()
 
 
 def load() -> NativeUpdate | None:
-    """The built library, or None when it was not built (or fails to load)."""
+    """The built library (the package's, else the user cache's, built there on first use when a C
+    compiler exists), or None when there is none (or it fails to load)."""
     if "lib" not in _loaded:
         product = None
-        stamp = LIBRARY.with_name(LIBRARY.name + CPU_STAMP)
-        if (LIBRARY.exists() and os.environ.get("RTRL_NATIVE", "1") != "0" and stamp.exists()
-                and stamp.read_text() == cpu_fingerprint()):
-            try:
-                product = NativeUpdate(ctypes.CDLL(str(LIBRARY)))
-            except (OSError, AttributeError):
-                product = None
+        if os.environ.get("RTRL_NATIVE", "1") != "0":
+            product = _open(LIBRARY)
+            if product is None:
+                cached = cache_library()
+                if not _current(cached):
+                    try:
+                        cached.parent.mkdir(parents=True, exist_ok=True)
+                        build(cached)
+                    except OSError:
+                        pass  # no writable cache: the numba kernel runs
+                product = _open(cached)
         _loaded["lib"] = product
     return _loaded["lib"]  # type: ignore[return-value]
+
+
+def cache_library() -> Path:
+    """Where ``load()`` builds the library when the package holds none for this CPU."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "accel-sim"
+    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode() + cpu_fingerprint().encode())
+    return root / f"_influence-{digest.hexdigest()[:16]}.so"
+
+
+def _current(library: Path) -> bool:
+    stamp = library.with_name(library.name + CPU_STAMP)
+    return library.exists() and stamp.exists() and stamp.read_text() == cpu_fingerprint()
+
+
+def _open(library: Path) -> NativeUpdate | None:
+    if not _current(library):
+        return None
+    try:
+        return NativeUpdate(ctypes.CDLL(str(library)))
+    except (OSError, AttributeError):
+        return None
 
 
 def build(target: Path = LIBRARY) -> str:
@@ -107,7 +139,7 @@ def build(target: Path = LIBRARY) -> str:
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if compiler is None:
         return "no C compiler found: sparse RTRL uses its numba kernel"
-    tmp = target.with_suffix(".so.partial")
+    tmp = target.with_suffix(f".so.{os.getpid()}.partial")  # concurrent builds never share a file
     cmd = [compiler, *FLAGS, "-o", str(tmp), str(SOURCE)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:

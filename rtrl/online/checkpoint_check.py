@@ -59,7 +59,7 @@ def check_progress(path, doc: dict, progress_cls) -> None:
     types = {name: (int,) if f.type in ("int", int) else (float,) if f.type in ("float", float) else (list,)
              for name, f in fields.items()}
     check_fields(path, "progress", progress, types)
-    for name in ("epoch", "index", "sequences", "steps", "updates", "fired_sum", "support_sum", "epoch_labelled",
+    for name in ("epoch", "index", "sequences", "steps", "updates", "fired_sum", "support_sum", "active_sum", "epoch_labelled",
                  "max_state_bytes"):
         if progress[name] < 0:
             raise _fail(path, f"progress.{name}", f"must be >= 0, got {progress[name]}")
@@ -132,7 +132,7 @@ RUN_TYPES: dict[str, tuple] = {
     "task": (str,), "task_options": (dict,), "method": (str,), "n_hidden": (int,), "weight_density": (float,),
     "threshold_mean": (float,), "pseudo_derivative": (list,), "epochs": (int,), "lr": (float,),
     "optimizer": (str,), "update_every": (int, None), "clip_norm": (float,), "lr_decay": (float,),
-    "seed": (int,), "dtype": (str,),
+    "seed": (int,), "dtype": (str,), "shared_masks": (bool,),
 }
 
 

@@ -20,7 +20,8 @@ class TrainKPIs:
     ``test_accuracy``: fraction of labelled test steps classified right (bit accuracy for copy).
     ``train_loss``: mean loss per labelled step over the last training epoch (nats).
     ``activity_fired`` / ``activity_support``: mean fraction of hidden units per training step
-    that fired / lie in the pseudo-derivative support. ``weight_density``: kept fraction of the
+    that fired / lie in the pseudo-derivative support; ``activity_active``: in their union, the
+    active set A whose columns sparse RTRL multiplies (the α of its cost). ``weight_density``: kept fraction of the
     six masked weight matrices. ``step_time_ms``: wall time per training step including weight
     updates (ms). ``learning_state_bytes``: the learner's state as stored (largest seen).
     ``bptt_state_bytes``: what BPTT keeps for one training sequence. ``guard_events``: rollbacks.
@@ -30,6 +31,7 @@ class TrainKPIs:
     train_loss: float
     activity_fired: float
     activity_support: float
+    activity_active: float
     weight_density: float
     step_time_ms: float
     learning_state_bytes: int
@@ -48,6 +50,7 @@ class TrainKPIs:
             f"train loss            {self.train_loss:8.4f} nats/labelled step",
             f"activity fired        {100 * self.activity_fired:8.2f} % of units per step",
             f"activity support      {100 * self.activity_support:8.2f} % of units per step",
+            f"activity active       {100 * self.activity_active:8.2f} % of units per step (fired or support)",
             f"weight density        {100 * self.weight_density:8.2f} % of weights kept",
             f"step time             {self.step_time_ms:8.3f} ms/step",
             f"learning state        {self.learning_state_bytes:8d} bytes",
@@ -69,12 +72,13 @@ class EvalResult:
     n_labelled: int
     activity_fired: float
     activity_support: float
+    activity_active: float = 0.0
 
 
 def evaluate(learner, data: Dataset, n_hidden: int) -> EvalResult:
     """Run every sequence of ``data`` through ``learner`` (no weight updates) and score the argmax
     of the logits at labelled steps. Any learner works; BPTT's is the cheapest forward pass."""
-    correct = labelled = steps = fired = support = 0
+    correct = labelled = steps = fired = support = active = 0
     loss = 0.0
     for seq in data:
         learner.reset()
@@ -83,6 +87,7 @@ def evaluate(learner, data: Dataset, n_hidden: int) -> EvalResult:
             steps += 1
             fired += out.n_fired
             support += out.n_support
+            active += out.n_active
             if target >= 0:
                 labelled += 1
                 loss += out.loss
@@ -94,6 +99,7 @@ def evaluate(learner, data: Dataset, n_hidden: int) -> EvalResult:
         n_labelled=labelled,
         activity_fired=fired / max(steps * n_hidden, 1),
         activity_support=support / max(steps * n_hidden, 1),
+        activity_active=active / max(steps * n_hidden, 1),
     )
 
 

@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 
+from rtrl.model import DEFAULT_PSEUDO_DERIVATIVE, DEFAULT_THRESHOLD_MEAN
 from rtrl.tasks import Task, get_task
 
 from .checkpoint import load_checkpoint
@@ -29,16 +30,17 @@ class RunSettings:
     method: str = "sparse_rtrl"
     n_hidden: int = 64
     weight_density: float = 0.25
-    threshold_mean: float = 0.3
-    pseudo_derivative: tuple[float, float] = (0.3, 0.5)
-    epochs: int = 1
+    threshold_mean: float = DEFAULT_THRESHOLD_MEAN
+    pseudo_derivative: tuple[float, float] = DEFAULT_PSEUDO_DERIVATIVE  # (gamma, eps)
+    epochs: int = 6
     lr: float = 1e-2
     optimizer: str = "adam"
     update_every: int | None = None  # None: 1 for the RTRL methods, 0 (per sequence) for BPTT
     clip_norm: float = 1.0
-    lr_decay: float = 1.0  # learning-rate factor per epoch
+    lr_decay: float = 0.7  # learning-rate factor per epoch
     seed: int = 0
     dtype: str = "float32"
+    shared_masks: bool = False  # one mask for R_u, R_r, R_z (rtrl.model.EGRU)
 
     def resolved_update_every(self) -> int:
         if self.update_every is not None:
@@ -115,6 +117,7 @@ def fit_task(
         train_loss=float(progress.train_loss),
         activity_fired=progress.fired_sum / (steps * model.n_hidden),
         activity_support=progress.support_sum / (steps * model.n_hidden),
+        activity_active=progress.active_sum / (steps * model.n_hidden),
         weight_density=kept_weight_fraction(model.masks),
         step_time_ms=1e3 * progress.time_s / steps,
         learning_state_bytes=int(max(progress.max_state_bytes, learner.state_bytes())),
@@ -131,7 +134,7 @@ def make_model(settings: RunSettings, task: Task):
     return EGRU(
         task.n_in, settings.n_hidden, task.n_out, weight_density=settings.weight_density,
         threshold_mean=settings.threshold_mean, pseudo_derivative=tuple(settings.pseudo_derivative),
-        seed=settings.seed, dtype=np.dtype(settings.dtype),
+        seed=settings.seed, dtype=np.dtype(settings.dtype), shared_masks=bool(settings.shared_masks),
     )
 
 

@@ -73,6 +73,7 @@ class Progress:
     lr: float = 0.0
     fired_sum: int = 0
     support_sum: int = 0
+    active_sum: int = 0  # units in fired ∪ support, summed over steps
     epoch_loss_sum: float = 0.0
     epoch_labelled: int = 0
     epoch_losses: list[float] = field(default_factory=list)  # mean loss per finished epoch
@@ -165,6 +166,7 @@ class OnlineTrainer:
             pos.steps += 1
             pos.fired_sum += int(out.n_fired)
             pos.support_sum += int(out.n_support)
+            pos.active_sum += int(out.n_active)
             pos.max_state_bytes = max(pos.max_state_bytes, int(learner.state_bytes()))
             ok = bool(np.isfinite(out.loss)) and bool(np.all(np.isfinite(out.logits)))
             if not ok:

@@ -1,6 +1,9 @@
 """The scikit-learn handwritten digits (1,797 real 8x8 images, no download) as sequences.
 
 ``digits``: fed row by row, 8 steps x 8 features (intensity / 16 in [0, 1]), label at the last step.
+With ``steps_per_row`` k > 1, each row is spread over k steps during which every column's
+intensity moves linearly from the previous row's value to this row's (T = 8k): the dense,
+continuous signal that ``digits-events`` delta-modulates (the same signal in both forms).
 ``digits-events``: the same images as sparse signed events. Each row is spread over
 ``steps_per_row`` steps during which every column's intensity moves linearly from the previous
 row's value to this row's; a delta modulator per column emits +1 / -1 when the signal has moved
@@ -17,7 +20,7 @@ import numpy as np
 from .dataset import Task, last_step_targets, split
 from .options import check, check_size, resolve
 
-DIGITS_DEFAULTS = {"seed": 0, "test_fraction": 0.2, "n_train": 0}
+DIGITS_DEFAULTS = {"seed": 0, "test_fraction": 0.2, "n_train": 0, "steps_per_row": 1}
 EVENTS_DEFAULTS = {**DIGITS_DEFAULTS, "steps_per_row": 4, "delta": 0.25}
 
 
@@ -48,8 +51,26 @@ def _finish(name: str, xs: np.ndarray, labels: np.ndarray, opts: dict, descripti
 
 def build_digits(**options) -> Task:
     opts = resolve("digits", DIGITS_DEFAULTS, options)
+    check("digits", opts["steps_per_row"] >= 1, "steps_per_row", ">= 1", opts["steps_per_row"])
+    check_size("digits", 1797 * 8 * opts["steps_per_row"] * 8, "steps_per_row")
     images, labels = _load_images()
-    return _finish("digits", images, labels, opts, "sklearn digits, row by row: 8 steps x 8 features")
+    k = opts["steps_per_row"]
+    if k == 1:
+        return _finish("digits", images, labels, opts, "sklearn digits, row by row: 8 steps x 8 features")
+    xs = interpolated_rows(images, k)
+    return _finish("digits", xs, labels, opts,
+                   f"sklearn digits, rows interpolated over {k} steps each: {xs.shape[1]} steps x 8 features")
+
+
+def interpolated_rows(images: np.ndarray, steps_per_row: int) -> np.ndarray:
+    """(N, R, C) intensities -> (N, R * steps_per_row, C) float32: step j of row r holds
+    prev + (row - prev) * (j + 1) / steps_per_row (prev: row r - 1, zeros before the first row),
+    the signal ``delta_events`` samples."""
+    images = images.astype(np.float64)
+    prev = np.concatenate([np.zeros_like(images[:, :1]), images[:, :-1]], axis=1)
+    frac = (np.arange(steps_per_row) + 1.0) / steps_per_row
+    xs = prev[:, :, None, :] + (images - prev)[:, :, None, :] * frac[None, None, :, None]
+    return xs.reshape(images.shape[0], -1, images.shape[2]).astype(np.float32)
 
 
 def delta_events(images: np.ndarray, steps_per_row: int, delta: float) -> np.ndarray:

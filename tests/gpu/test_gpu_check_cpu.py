@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.gpu import GPU_OK
+from rtrl.model import DEFAULT_PSEUDO_DERIVATIVE
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
@@ -78,7 +79,7 @@ def test_targets_from_rows(gpu_check, tmp_path):
     text = args.out.read_text()
     assert "1 of 2 checks pass" in text and "| b | 3.00e-10 | 1e-10 | NO |" in text
     assert "| 1024 | 0.05 | 0.300 | 800 | 0.400 | 0.700 | 0.500 | 5.000 | 300.000 | 1.75 | 428.6x | 7.1x |" in text
-    assert "copy bandwidth 4300 GB/s" in text and "pseudo-derivative (gamma, eps) = (0.3, 0.5)" in text
+    assert "copy bandwidth 4300 GB/s" in text and f"pseudo-derivative (gamma, eps) = {DEFAULT_PSEUDO_DERIVATIVE}" in text
     assert [p.name for p in tmp_path.iterdir()] == ["R.md"]
 
 

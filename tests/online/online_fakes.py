@@ -19,6 +19,7 @@ class Out:
     logits: np.ndarray
     n_fired: int
     n_support: int
+    n_active: int = 0
 
 
 class FakeModel:
@@ -88,7 +89,7 @@ class FakeLearner:
         if self.recorder is not None:
             self.recorder.end_step()
         self.t += 1
-        return Out(loss, logits, n_fired=int(self.t % 3), n_support=int(self.t % 4))
+        return Out(loss, logits, n_fired=int(self.t % 3), n_support=int(self.t % 4), n_active=max(int(self.t % 3), int(self.t % 4)))
 
     def grads(self):
         return {k: v.copy() for k, v in self.g.items()}

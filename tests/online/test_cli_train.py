@@ -2,15 +2,16 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from codesign.cli import main
 from rtrl.online import KPI_KEYS
 
 TINY = ["--task", "copy", "--task-option", "n_train=6", "--task-option", "n_test=3",
-        "--task-option", "pattern_length=2", "--hidden", "6", "--quiet"]
+        "--task-option", "pattern_length=2", "--hidden", "6", "--epochs", "1", "--quiet"]
 
-ISSUE_KEYS = {"test_accuracy", "train_loss", "activity_fired", "activity_support", "weight_density",
+ISSUE_KEYS = {"test_accuracy", "train_loss", "activity_fired", "activity_support", "activity_active", "weight_density",
               "step_time_ms", "learning_state_bytes", "bptt_state_bytes", "guard_events"}
 
 
@@ -26,6 +27,9 @@ ISSUE_KEYS = {"test_accuracy", "train_loss", "activity_fired", "activity_support
         (["--task", "digits", "--lr", "-1"], "--lr"),
         (["--task", "digits", "--method", "magic"], "invalid choice"),
         (["--task", "copy", "--resume", "/nonexistent/run.npz"], "not found"),
+        (["--task", "digits", "--pseudo-width", "0"], "--pseudo-width must be > 0"),
+        (["--task", "digits", "--pseudo-width", "nan"], "--pseudo-width"),
+        (["--task", "digits", "--pseudo-gamma", "-1"], "--pseudo-gamma must be >= 0"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(args, needle, capsys):
@@ -41,6 +45,9 @@ def test_json_has_exactly_the_kpi_keys(capsys):
     assert set(kpis) == ISSUE_KEYS == set(KPI_KEYS)
     assert 0.0 <= kpis["test_accuracy"] <= 1.0
     assert 0.0 <= kpis["activity_fired"] <= 1.0 and 0.0 <= kpis["activity_support"] <= 1.0
+    # the active set is the union of the fired units and the support
+    assert max(kpis["activity_fired"], kpis["activity_support"]) <= kpis["activity_active"] + 1e-12
+    assert kpis["activity_active"] <= kpis["activity_fired"] + kpis["activity_support"] + 1e-12
     assert kpis["learning_state_bytes"] > 0 and kpis["bptt_state_bytes"] > 0 and kpis["guard_events"] == 0
 
 
@@ -92,3 +99,39 @@ def test_zero_epochs_is_refused_and_an_untrained_run_still_gives_valid_json(caps
                       epochs=0)
     kpis = json.loads(json.dumps(result.kpis.to_dict()), parse_constant=pytest.fail)  # NaN is not JSON
     assert kpis["train_loss"] is None and kpis["guard_events"] == 0
+
+
+def test_pseudo_derivative_and_shared_mask_options_reach_the_model(tmp_path, capsys):
+    """--pseudo-width / --pseudo-gamma set the run's (gamma, eps); --shared-masks gives the three
+    recurrent matrices one mask; a resume keeps them (the checkpoint's run settings)."""
+    from rtrl.online.checkpoint import load_checkpoint
+
+    ck = tmp_path / "c.npz"
+    assert main(["train", *TINY, "--pseudo-width", "0.07", "--pseudo-gamma", "0.9", "--shared-masks",
+                 "--checkpoint", str(ck), "--json"]) == 0
+    capsys.readouterr()
+    arrays, doc = load_checkpoint(str(ck))
+    assert doc["run"]["pseudo_derivative"] == [0.9, 0.07] and doc["run"]["shared_masks"] is True
+    kept = {k: arrays[f"params/{k}"] != 0 for k in ("R_u", "R_r", "R_z")}
+    assert np.array_equal(kept["R_u"] | kept["R_r"] | kept["R_z"], kept["R_u"])  # one mask
+    assert main(["train", "--task", "copy", "--quiet", "--epochs", "2", "--resume", str(ck), "--json"]) == 0
+    assert main(["train", "--task", "copy", "--quiet", "--epochs", "2", "--resume", str(ck),
+                 "--pseudo-width", "0.5"]) == 2  # differs from the checkpoint's run
+
+
+def test_cli_and_sweep_defaults_are_the_models():
+    import inspect
+
+    from codesign.cli.train import DEFAULTS
+    from codesign.sweep import spec
+    from rtrl import EGRU
+    from rtrl.model import DEFAULT_PSEUDO_DERIVATIVE, DEFAULT_THRESHOLD_MEAN
+    from rtrl.online import RunSettings
+
+    params = inspect.signature(EGRU).parameters
+    assert params["pseudo_derivative"].default == DEFAULT_PSEUDO_DERIVATIVE == tuple(DEFAULTS["pseudo_derivative"])
+    assert params["threshold_mean"].default == DEFAULT_THRESHOLD_MEAN == DEFAULTS["threshold_mean"]
+    assert spec.DEFAULT_PSEUDO_DERIVATIVE == DEFAULT_PSEUDO_DERIVATIVE == RunSettings().pseudo_derivative
+    assert spec.DEFAULT_THRESHOLD_MEAN == DEFAULT_THRESHOLD_MEAN == RunSettings().threshold_mean
+    for key in ("epochs", "lr", "lr_decay", "n_hidden", "weight_density"):
+        assert DEFAULTS[key] == getattr(RunSettings(), key), key

@@ -104,6 +104,24 @@ def test_digits_events_are_sparse_and_signed():
     assert np.any(task.train.xs == -1) and np.any(task.train.xs == 1)
 
 
+def test_dense_digits_over_several_steps_per_row_are_the_signal_the_events_encode():
+    """digits with steps_per_row k: step k*r + k - 1 is row r exactly, steps in between lie on the line
+    from the previous row; the delta events of digits-events, integrated, track this same signal."""
+    plain = get_task("digits")
+    dense = get_task("digits", steps_per_row=4)
+    events = get_task("digits-events", steps_per_row=4, delta=0.25)
+    assert dense.n_steps == 32 and dense.n_in == plain.n_in
+    x, rows = dense.train.xs.astype(np.float64), plain.train.xs.astype(np.float64)  # same split (same seed)
+    assert np.allclose(x[:, 3::4], rows, atol=1e-6)
+    before = np.concatenate([np.zeros_like(rows[:, :1]), rows[:, :-1]], axis=1)
+    assert np.allclose(x[:, 1::4], before + 0.5 * (rows - before), atol=1e-6)
+    assert np.mean(x != 0) > 3 * np.mean(events.train.xs != 0)  # the dense form has far more non-zeros
+    recon = 0.25 * np.cumsum(events.train.xs.astype(np.float64), axis=1)
+    err = np.abs(recon - x)
+    assert np.mean(err < 0.25 + 1e-6) > 0.9  # within one delta most of the time (lag only on steep edges)
+    assert np.array_equal(plain.train.targets, get_task("digits", steps_per_row=1).train.targets)
+
+
 def test_sine_without_noise_is_a_pure_sine_of_the_class_frequency():
     task = get_task("sine", noise_std=0.0, n_classes=3, n_steps=64, freq_min=0.05, freq_max=0.25,
                     n_train=12, n_test=3)

@@ -155,17 +155,68 @@ def test_c_update_builds_and_matches_numba(tmp_path):
             np.testing.assert_allclose(grad, cw @ expected, rtol=rtol, atol=rtol * 10)
 
 
-@pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="no C compiler")
+NO_CC = pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="no C compiler")
+
+
+@NO_CC
 def test_c_update_built_for_another_cpu_is_not_loaded(tmp_path, monkeypatch):
-    """-march=native code could stop the process on another CPU: its stamp must match this one."""
+    """-march=native code could stop the process on another CPU: its stamp must match this one;
+    the package's library for another CPU is then replaced by one built into the user cache."""
     library = tmp_path / "_influence.so"
     native.build(library)
     monkeypatch.setattr(native, "LIBRARY", library)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(native, "_loaded", {})
     assert native.load() is not None
+    assert not native.cache_library().exists()  # the package's own library was current
     (tmp_path / "_influence.so.cpu").write_text("x86_64 some other cpu")
+    monkeypatch.setattr(native, "_open", _recording_open(monkeypatch))
+    monkeypatch.setattr(native, "_loaded", {})
+    assert native.load() is not None
+    assert native._open.opened == [native.cache_library()]  # never the foreign library
+    assert native.cache_library().parent == tmp_path / "cache" / "accel-sim"
+
+
+def _recording_open(monkeypatch):
+    real = native._open
+    opened = []
+
+    def wrapped(path):
+        product = real(path)
+        if product is not None:
+            opened.append(path)
+        return product
+
+    wrapped.opened = opened
+    return wrapped
+
+
+@NO_CC
+def test_a_plain_install_builds_the_c_update_once_into_the_user_cache(tmp_path, monkeypatch):
+    """No library in the package (pip install without make): load() builds it into the cache once,
+    and the learner's step then runs the same C code as make's build."""
+    monkeypatch.setattr(native, "LIBRARY", tmp_path / "package" / "_influence.so")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(native, "_loaded", {})
+    assert native.load() is not None
+    built = native.cache_library()
+    assert built.exists() and built.with_name(built.name + native.CPU_STAMP).read_text() == native.cpu_fingerprint()
+    stamp = built.stat().st_mtime_ns
+    monkeypatch.setattr(native, "_loaded", {})
+    assert native.load() is not None and built.stat().st_mtime_ns == stamp  # not rebuilt
+    assert not list(built.parent.glob("*.partial"))
+
+
+def test_without_a_compiler_or_cache_the_numba_kernel_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(native, "LIBRARY", tmp_path / "package" / "_influence.so")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
     monkeypatch.setattr(native, "_loaded", {})
     assert native.load() is None
+    monkeypatch.delenv("CC")
+    monkeypatch.setenv("RTRL_NATIVE", "0")
+    monkeypatch.setattr(native, "_loaded", {})
+    assert native.load() is None and not native.cache_library().exists()
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
