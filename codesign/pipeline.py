@@ -107,16 +107,19 @@ def run_model_point(point: ModelPoint, trace_path: Path) -> ModelResult:
 
 @dataclass(frozen=True)
 class HardwareResult:
-    """The simulator's result for one hardware point (``raw``: its ``to_dict()``), with the
-    config's total on-chip SRAM (bytes) and the model's trace size for per-step/per-sample values."""
+    """The simulator's result for one hardware point (``raw``: its ``to_dict()``), the config's
+    hardware summary (``config``: :func:`codesign.columns.config_columns`), the trace's tensor
+    kinds ({name: kind}) and the model's trace size for per-step/per-sample values."""
 
     raw: dict[str, Any]
-    sram_capacity_bytes: int
-    learning_state_bytes: int
+    config: dict[str, Any]
+    kinds: dict[str, str]
     trace_steps: int
     trace_samples: int
 
     def to_row(self) -> dict[str, Any]:
+        from codesign.columns import memory_columns, result_columns
+
         r = self.raw
         steps, samples = max(self.trace_steps, 1), max(self.trace_samples, 1)
         energy = r.get("energy_pj", {})
@@ -124,13 +127,9 @@ class HardwareResult:
         traffic = r.get("traffic_bytes", {})
         stalls = r.get("stall_cycles", {})
         util = r.get("utilization", {})
-        memory = r.get("memory_bytes", {})
-        spilled = r.get("spilled_tensors")
-        if "learning_state_fits_on_chip" in memory:  # the influence matrix (RTRL) or the history (BPTT)
-            fits = bool(memory["learning_state_fits_on_chip"])
-        else:
-            fits = self.learning_state_bytes <= self.sram_capacity_bytes
-        row: dict[str, Any] = {
+        dram = int(traffic.get("dram_read", 0)) + int(traffic.get("dram_write", 0))
+        row: dict[str, Any] = dict(self.config)
+        row.update({
             "cycles": int(r["cycles"]),
             "seconds": float(r["seconds"]),
             "cycles_per_step": int(r["cycles"]) / steps,
@@ -138,13 +137,13 @@ class HardwareResult:
             "energy_pj": total,
             "energy_per_step_pj": total / steps,
             "energy_per_sample_pj": total / samples,
-            "dram_bytes": int(traffic.get("dram_read", 0)) + int(traffic.get("dram_write", 0)),
-            "sram_capacity_bytes": int(self.sram_capacity_bytes),
-            "influence_fits_on_chip": int(bool(fits)),
+            "dram_bytes": dram,
+            "dram_bytes_per_step": dram / steps,
             "pe_utilization": float(util.get("pe", util.get("pes", float("nan")))),
             "stall_cycles": int(sum(v for v in stalls.values() if isinstance(v, (int, float)))),
-            "spilled_tensors": " ".join(sorted(spilled or [])),
-        }
+        })
+        row.update(memory_columns(r, self.kinds))  # learning state, its verdict, sram.<level>.*
+        row.update(result_columns(r))  # area, power, stalls and utilisation by cause, real-time rates
         for comp, value in energy.items():
             if comp != "total" and isinstance(value, (int, float)):
                 row[f"energy_pj_{comp}"] = float(value)
@@ -154,15 +153,10 @@ class HardwareResult:
                 value = value.get("total")
             if isinstance(value, (int, float)):
                 row[f"label_energy_pj_{label}"] = float(value)
-        for key, value in memory.items():
+        for key, value in r.get("memory_bytes", {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 row[f"memory_bytes_{key}"] = value
         return row
-
-
-def sram_capacity_bytes(config: Any) -> int:
-    """Total on-chip SRAM of a HardwareConfig (PE-local levels counted once per PE)."""
-    return int(sum(config.level_capacity_bytes(name) for name in config.sram))
 
 
 def run_hardware_point(trace_path: Path, hw: HardwarePoint, model: dict[str, Any],
@@ -170,11 +164,12 @@ def run_hardware_point(trace_path: Path, hw: HardwarePoint, model: dict[str, Any
     """Simulate the trace at ``trace_path`` on ``hw`` at its fidelity. ``config_data``: ``hw``'s
     config (base config with its overrides) as a dict, validated again here (no file is read)."""
     from accel_sim import simulate_file, validate_config
+    from codesign.columns import config_columns, trace_kinds
 
     config = validate_config(config_data, source=hw.label)
     result = simulate_file(str(trace_path), config, fidelity=hw.fidelity)
     return HardwareResult(
-        raw=result.to_dict(), sram_capacity_bytes=sram_capacity_bytes(config),
-        learning_state_bytes=int(model["learning_state_bytes"]), trace_steps=int(model["trace_steps"]),
+        raw=result.to_dict(), config=config_columns(config),
+        kinds=trace_kinds(str(trace_path)), trace_steps=int(model["trace_steps"]),
         trace_samples=int(model["trace_samples"]),
     )

@@ -2,7 +2,9 @@
 
 Each result row is a flat dict: identity columns, model/learning parameters, the model KPIs from
 training and the simulator's numbers for one hardware point. Prefixed families are open-ended:
-``energy_pj_<component>``, ``label_energy_pj_<rtrl label>`` and ``hw.<dotted.config.path>``.
+``energy_pj_<component>``, ``label_energy_pj_<rtrl label>``, ``hw.<dotted.config.path>``, and from
+:mod:`codesign.columns` ``sram.<level>.*`` (bytes), ``area_mm2.<component>`` (mm²),
+``stall_cycles.<cause>`` (cycles) and ``utilization.<resource>`` (fraction 0-1).
 """
 
 from __future__ import annotations
@@ -29,11 +31,25 @@ METRICS: dict[str, str] = {
     "energy_pj": "total energy of the trace, pJ",
     "energy_per_step_pj": "pJ per step",
     "energy_per_sample_pj": "pJ per sample (sequence)",
-    "dram_bytes": "DRAM bytes read + written",
+    "dram_bytes": "DRAM bytes read + written over the whole trace",
+    "dram_bytes_per_step": "DRAM bytes read + written per step",
     "sram_capacity_bytes": "total on-chip SRAM of the config, bytes",
-    "influence_fits_on_chip": "1 if the learning state fits in on-chip SRAM, else 0",
+    "learning_state_bytes": "bytes of learning state as the config stores it (influence or history tensors, "
+                            "datatype and format metadata included; codesign.columns)",
+    "learning_state_fits_on_chip": "1 if every learning-state tensor is resident on chip, else 0",
+    "influence_fits_on_chip": "former name of learning_state_fits_on_chip",
     "pe_utilization": "fraction of PE-cycles doing MACs",
     "stall_cycles": "cycles stalled, all causes",
+    "area_mm2": "chip area at the config's technology node, mm²",
+    "power_mw": "average power over the trace, mW",
+    "power_peak_mw": "power of the busiest step, mW",
+    "worst_step_latency_s": "simulated seconds of the slowest step",
+    "sustained_steps_per_s": "1 / mean latency per step (inputs buffered), steps/s",
+    "realtime_steps_per_s": "highest input rate at which every step finishes before the next input, steps/s",
+    "pes": "processing elements of the config",
+    "macs_per_cycle": "peak MACs per cycle of the config",
+    "clock_hz": "clock of the config, Hz",
+    "technology_nm": "technology node of the config, nm",
 }
 
 IDENTITY_COLUMNS = ("point_key", "point_index", "model_key", "config", "fidelity")

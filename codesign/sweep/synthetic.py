@@ -15,6 +15,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from codesign.columns import rate_columns
 from codesign.sweep.points import HardwarePoint, ModelPoint
 
 LABELS = ("influence_sparse_update", "gradient_contraction", "immediate_scatter", "gates")
@@ -87,11 +88,20 @@ def hardware_result(model: dict[str, Any], hw: HardwarePoint, trace_path: Path, 
         "energy_per_step_pj": total / steps,
         "energy_per_sample_pj": total / model["trace_samples"],
         "dram_bytes": int(dram_pj / 20.0),
+        "dram_bytes_per_step": int(dram_pj / 20.0) / steps,
         "sram_capacity_bytes": capacity,
+        "learning_state_bytes": int(model["learning_state_bytes"]),
+        "learning_state_levels": "global_buffer",
+        "learning_state_fits_on_chip": int(model["learning_state_bytes"] <= capacity),
         "influence_fits_on_chip": int(model["learning_state_bytes"] <= capacity),
+        "sram.global_buffer.capacity_bytes": capacity,
+        "sram.global_buffer.learning_state_bytes": int(model["learning_state_bytes"]),
+        "area_mm2": round(pes * 0.01 + capacity / 2**20, 6),
+        "power_mw": total / seconds * 1e-9 if seconds else 0.0,
         "pe_utilization": min(1.0, macs / (pes * cycles)),
         "stall_cycles": 100,
     }
+    row.update(rate_columns(seconds / steps, 1.5 * seconds / steps))
     row.update({f"energy_pj_{k}": v for k, v in energy.items()})
     shares = [0.5, 0.3, 0.15, 0.05]
     row.update({f"label_energy_pj_{lbl}": total * s for lbl, s in zip(LABELS, shares)})

@@ -115,5 +115,7 @@ def build_row(point: SweepPoint, model_result: dict[str, Any], metrics: dict[str
     }
     row.update({f"hw.{k}": v for k, v in hw.overrides})
     row.update({k: v for k, v in model_result.items() if k not in HOST_ONLY_KEYS})
+    # the learner's own copy on the host; the row's learning_state_bytes is the config's (metrics)
+    row["host_learning_state_bytes"] = row.pop("learning_state_bytes", None)
     row.update(metrics)
     return row

@@ -13,7 +13,8 @@ from accel_sim.hardware.actions import storage_format
 from accel_sim.hardware.formats import stored
 from accel_sim.trace.io import read_trace
 from accel_sim.trace.synthetic import gemm_trace
-from codesign.pipeline import HardwareResult, sram_capacity_bytes
+from codesign.columns import config_columns, trace_kinds
+from codesign.pipeline import HardwareResult
 from tests.sim.helpers import CONFIGS, ROOT
 
 SHIPPED = sorted(CONFIGS.glob("*.yaml"))
@@ -60,10 +61,15 @@ def test_the_sweep_row_verdict_is_the_simulators(results, config):
     cfg = load_config(CONFIGS / f"{config}.yaml")
     for method in SAMPLES:
         r = results[(config, method)]
-        row = HardwareResult(r.to_dict(), sram_capacity_bytes(cfg), 1, 1, 1).to_row()
+        row = HardwareResult(r.to_dict(), config_columns(cfg), trace_kinds(str(SAMPLES[method])), 1, 1).to_row()
         state = "influence" if method != "bptt" else "history"
         fits = state not in r.spilled_tensors
-        assert bool(row["influence_fits_on_chip"]) == fits == r.memory_bytes["learning_state_fits_on_chip"]
+        assert bool(row["learning_state_fits_on_chip"]) == fits == r.memory_bytes["learning_state_fits_on_chip"]
+        assert row["influence_fits_on_chip"] == row["learning_state_fits_on_chip"]
+        # the row's learning state is the simulator's, at the levels the config maps it to
+        assert row["learning_state_bytes"] == r.memory_bytes["learning_state"]
+        levels = row["learning_state_levels"].split(" > ")
+        assert set(levels) <= set(cfg.sram), (levels, list(cfg.sram))
 
 
 def test_dense_rtrl_zeros_are_visible_to_skipping_hardware():
