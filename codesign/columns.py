@@ -17,7 +17,8 @@ the sweep rows (and so the CSV) and the report.
 * **Area and power** (``area_mm2``, ``power_mw`` ...): the simulator's ``area_mm2`` (mm² at the
   config's node) and ``power_mw`` (mW).
 * **Stalls and utilisation** (``stall_cycles.<cause>``: array idle cycles by cause over the
-  trace; ``utilization.<resource>``: busy fraction of the trace's cycles).
+  trace; ``utilization.<resource>``: busy fraction of the trace's cycles; ``pe_imbalance``: busiest
+  / mean PE over the ops the mapping spreads, MAC-weighted, and ``pe_imbalance_worst_op``).
 * **Real-time rates**: ``sustained_steps_per_s`` = 1 / mean latency per step (inputs buffered);
   ``realtime_steps_per_s`` = clock / the slowest step's cycles: the highest input rate at which
   every step, its learning work included, finishes before the next input arrives.
@@ -134,6 +135,10 @@ def result_columns(result: dict[str, Any]) -> dict[str, Any]:
     for resource, value in (result.get("utilization") or {}).items():
         if isinstance(value, (int, float)):
             row[f"utilization.{resource}"] = float(value)
+    workload = result.get("workload") or {}
+    for key in ("pe_imbalance", "pe_imbalance_worst_op", "imbalance_cycles"):
+        if isinstance(workload.get(key), (int, float)):
+            row[key] = float(workload[key])
     steps = max(int(result.get("n_steps") or 0), 1)
     seconds = float(result.get("seconds") or 0.0)
     row.update(rate_columns(seconds / steps, _worst_step_seconds(result, seconds / steps)))

@@ -107,9 +107,11 @@ def _level_text(r: dict[str, Any], lv: str) -> str:
 
 def hardware_table(an: Analysis) -> Table:
     """One row per config: the summary columns of :func:`codesign.columns.config_columns`, area and
-    the average / peak power of the most accurate sparse-RTRL model on it (power depends on the work)."""
+    the average / peak power and the PE imbalance of the most accurate sparse-RTRL model on it (both
+    depend on the work)."""
     header = ["config", "PEs", "MACs / cycle", "datatype", "clock", "node", "SRAM levels (size, banks x width)",
-              "DRAM", "index units", "formats", "sparse actions", "area", "power (avg / peak)"]
+              "DRAM", "index units", "formats", "sparse actions", "area", "power (avg / peak)",
+              "PE imbalance (busiest / mean)"]
     rows = []
     ref_model = an.headline.row["model_key"] if an.headline else None
     for r in an.config_rows():
@@ -127,6 +129,8 @@ def hardware_table(an: Analysis) -> Table:
             "; ".join(_level_text(r, lv) for lv in _levels(r)) or "?", dram, index, str(r.get("formats", "?")),
             str(r.get("sparse_actions", "?")), fmt_area(_f(r, "area_mm2")),
             f"{fmt_power(_f(p, 'power_mw'))} / {fmt_power(_f(p, 'power_peak_mw'))}",
+            f"{_f(p, 'pe_imbalance'):.2f} (worst op {_f(p, 'pe_imbalance_worst_op'):.1f})"
+            if p.get("pe_imbalance") is not None else "?",
         ])
     return Table(header, rows)
 

@@ -72,3 +72,42 @@ def test_timeline_cli_on_a_recorded_trace(sweep, tmp_path, capsys):
     tracks = [e["args"]["name"] for e in doc["traceEvents"] if e.get("name") == "thread_name"]
     assert len(tracks) == len(set(tracks)) >= 1
     assert all(e["dur"] >= 0 for e in spans)
+
+
+def test_learning_state_verdict_agrees_across_simulate_csv_and_report(sweep, tmp_path, capsys):
+    """One verdict (codesign.columns): simulate's text, the CSV row and the report's memory table
+    say the same for every point, and each level's capacity is the config's."""
+    import csv
+
+    from accel_sim import load_config
+    from codesign.columns import FITS, SPILLS
+    from codesign.report.build import build_report
+
+    _spec, summary, folder = sweep
+    files = build_report(summary.store_path, tmp_path / "report")
+    with open(files.csv, newline="") as fh:
+        csv_rows = {(r["config"], r["method"]): r for r in csv.DictReader(fh)}
+    md = files.markdown.read_text()
+    seen = set()
+    for row in ResultStore(summary.store_path).rows():
+        trace = trace_path_for(folder / "out", row["model_key"])
+        cfg_path = ROOT / "hw_configs" / f"{row['base_config']}.yaml"
+        assert main(["simulate", str(trace), "--config", str(cfg_path)]) == 0
+        line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("learning_state"))
+        verdict = FITS if row["learning_state_fits_on_chip"] else SPILLS
+        seen.add(verdict)
+        assert line.endswith(verdict) or f": {verdict};" in line, line
+        assert f"{row['learning_state_bytes']} B" in line
+        c = csv_rows[(row["config"], row["method"])]
+        assert int(c["learning_state_fits_on_chip"]) == row["learning_state_fits_on_chip"]
+        assert int(c["learning_state_bytes"]) == row["learning_state_bytes"]
+        point = f"n={row['n_hidden']} ρ={float(row['weight_density']):g}"
+        table_lines = [x for x in md.splitlines() if x.startswith(f"| {row['config']} |") and point in x
+                       and ("fits on chip" in x or "spills to DRAM" in x)]
+        assert any(verdict in x for x in table_lines), (row["config"], row["method"], table_lines)
+        config = load_config(cfg_path)
+        for level in config.sram:
+            assert row[f"sram.{level}.capacity_bytes"] == config.level_capacity_bytes(level)
+        innermost = row["learning_state_levels"].split(" > ")[-1]  # one tensor (influence or history) per trace
+        assert row[f"sram.{innermost}.learning_state_bytes"] == row["learning_state_bytes"] > 0
+    assert seen  # at least one verdict compared

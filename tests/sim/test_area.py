@@ -46,3 +46,28 @@ def test_given_areas_override_the_tables():
     a = area_mm2(cfg)
     assert a["pe_array"] == pytest.approx(64 * 1000 / 1e6)
     assert a["sram.act"] == pytest.approx(2.0 * 32 / 1024)
+
+
+@pytest.mark.parametrize("config", [c.stem for c in SHIPPED])
+def test_power_is_energy_over_time_and_static_is_the_configs_leakage(config):
+    """average = total pJ / simulated s; static = PE leakage (x PE busy fraction when event-driven)
+    + each level's leakage, from the YAML by hand; peak >= average; dynamic = average - static;
+    at twice the clock the same work draws the same dynamic energy in half the time."""
+    from accel_sim import simulate_file
+    from tests.sim.helpers import ROOT
+
+    trace = str(ROOT / "traces" / "sparse_rtrl_h16.arrows")
+    cfg = load_config(CONFIGS / f"{config}.yaml")
+    r = simulate_file(trace, cfg, "L0")
+    p = r.power_mw
+    assert p["average"] > 0 and p["peak"] >= p["average"] and p["static"] >= 0
+    assert p["average"] == pytest.approx(r.energy_pj["total"] / r.seconds / 1e9)
+    busy = r.compute_cycles / r.cycles if cfg.mapping.event_driven else 1.0
+    leak = cfg.pe_array.leakage_mw * busy + sum(lv.leakage_mw for lv in cfg.sram.values())
+    assert p["static"] == pytest.approx(leak, rel=1e-4)  # compute_cycles is the busy time rounded
+    assert p["dynamic"] == pytest.approx(max(p["average"] - p["static"], 0.0))
+    fast = simulate_file(trace, load_config(CONFIGS / f"{config}.yaml", {"clock_hz": 2 * cfg.clock_hz}), "L0")
+    if fast.cycles == r.cycles:  # DRAM time is in cycles of the same clock: equal cycles, half the seconds
+        assert fast.seconds == pytest.approx(r.seconds / 2)
+        dyn = r.energy_pj["total"] - r.energy_pj["leakage"]
+        assert fast.power_mw["dynamic"] == pytest.approx(2 * dyn / r.seconds / 1e9, rel=1e-6)
