@@ -116,9 +116,10 @@ def memory_columns(result: dict[str, Any], kinds: dict[str, str] | None = None) 
     return row
 
 
-def result_columns(result: dict[str, Any]) -> dict[str, Any]:
+def result_columns(result: dict[str, Any], steps: int | None = None) -> dict[str, Any]:
     """Area (mm²), power (mW), stalls by cause, utilisation by resource and the real-time rates
-    (steps/s) of a simulator result."""
+    (steps/s) of a simulator result; ``steps``: input steps the rates count (default: the result's
+    steps)."""
     row: dict[str, Any] = {}
     area = result.get("area_mm2") or {}
     if "total" in area:
@@ -139,7 +140,7 @@ def result_columns(result: dict[str, Any]) -> dict[str, Any]:
     for key in ("pe_imbalance", "pe_imbalance_worst_op", "imbalance_cycles"):
         if isinstance(workload.get(key), (int, float)):
             row[key] = float(workload[key])
-    steps = max(int(result.get("n_steps") or 0), 1)
+    steps = max(int(steps or result.get("n_steps") or 0), 1)
     seconds = float(result.get("seconds") or 0.0)
     row.update(rate_columns(seconds / steps, _worst_step_seconds(result, seconds / steps)))
     return row

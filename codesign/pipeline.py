@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from codesign.sweep.points import HardwarePoint, ModelPoint
+
+#: The op label every method records once per input step (BPTT's backward pass adds steps without it).
+INPUT_LABEL = "input_projection"
 
 
 
@@ -39,6 +44,7 @@ class ModelResult:
     parameter_count: int
     guard_events: int
     trace_steps: int
+    trace_input_steps: int
     trace_samples: int
     trace_macs: int
     trained_sequences: int  # sequences seen in training (epochs x training-set size)
@@ -55,9 +61,23 @@ def _subset(data: Any, n: int | None) -> Any:
     return type(data)(data.xs[:n], data.targets[:n])
 
 
+def trace_counts(trace_path: str | Path) -> tuple[int, int, int]:
+    """(steps, input steps, MACs) of a trace: input steps are those with an ``input_projection`` op
+    (BPTT's backward pass is recorded as further steps without one)."""
+    from accel_sim.trace.io import TraceReader
+
+    reader = TraceReader(str(trace_path))
+    forward = [i for i, op in enumerate(reader.header.ops) if op.label == INPUT_LABEL]
+    steps = input_steps = macs = 0
+    for chunk in reader.chunks():
+        macs += int(chunk.ops["macs"].sum())
+        steps += chunk.n_steps
+        input_steps += int(np.unique(chunk.ops["step"][np.isin(chunk.ops["op"], forward)]).size)
+    return steps, input_steps, macs
+
+
 def run_model_point(point: ModelPoint, trace_path: Path) -> ModelResult:
     """Train ``point`` and write its trace to ``trace_path`` (atomically: complete or absent)."""
-    from accel_sim.trace.io import TraceReader
     from codesign.tracing import open_trace_writer
     from rtrl import make_learner
     from rtrl.online import OnlineTrainer, RunSettings, TrainConfig, build_task, fit_task
@@ -87,10 +107,7 @@ def run_model_point(point: ModelPoint, trace_path: Path) -> ModelResult:
                              update_every=settings.resolved_update_every(), clip_norm=settings.clip_norm,
                              shuffle=False, seed=settings.seed)
         OnlineTrainer(model, learner, config, recorder=writer).fit(trace_data)
-    macs = steps = 0
-    for chunk in TraceReader(trace_path).chunks():  # also proves the file reads back
-        macs += int(chunk.ops["macs"].sum())
-        steps += chunk.n_steps
+    steps, input_steps, macs = trace_counts(trace_path)  # also proves the file reads back
     k = result.kpis
     return ModelResult(
         test_accuracy=float(k.test_accuracy), train_loss=float(k.train_loss),
@@ -99,7 +116,8 @@ def run_model_point(point: ModelPoint, trace_path: Path) -> ModelResult:
         learning_state_bytes=int(k.learning_state_bytes), bptt_state_bytes=int(k.bptt_state_bytes),
         parameter_count=int(sum(int(m.sum()) for m in model.masks.values())
                             + sum(v.size for n, v in model.params.items() if n not in model.masks)),
-        guard_events=int(k.guard_events), trace_steps=steps, trace_samples=len(trace_data), trace_macs=macs,
+        guard_events=int(k.guard_events), trace_steps=steps, trace_input_steps=input_steps,
+        trace_samples=len(trace_data), trace_macs=macs,
         trained_sequences=int(point.epochs * len(task.train)),
         host_step_time_ms=float(k.step_time_ms), host_seconds=time.perf_counter() - t0,
     )
@@ -116,12 +134,17 @@ class HardwareResult:
     kinds: dict[str, str]
     trace_steps: int
     trace_samples: int
+    history_steps: int = 0  # rows of BPTT's declared history tensor (its longest window), 0 for RTRL
+    input_steps: int = 0  # trace steps that consumed an input (0: all of them)
 
     def to_row(self) -> dict[str, Any]:
-        from codesign.columns import memory_columns, result_columns
+        from codesign.columns import memory_columns, rate_columns, result_columns
+
+        from codesign.regime import bptt_per_step
 
         r = self.raw
-        steps, samples = max(self.trace_steps, 1), max(self.trace_samples, 1)
+        # per step = per input step: BPTT's backward pass is recorded as extra trace steps
+        steps, samples = max(self.input_steps or self.trace_steps, 1), max(self.trace_samples, 1)
         energy = r.get("energy_pj", {})
         total = float(energy.get("total", 0.0))
         traffic = r.get("traffic_bytes", {})
@@ -141,9 +164,10 @@ class HardwareResult:
             "dram_bytes_per_step": dram / steps,
             "pe_utilization": float(util.get("pe", util.get("pes", float("nan")))),
             "stall_cycles": int(sum(v for v in stalls.values() if isinstance(v, (int, float)))),
+            "history_steps": int(self.history_steps),
         })
         row.update(memory_columns(r, self.kinds))  # learning state, its verdict, sram.<level>.*
-        row.update(result_columns(r))  # area, power, stalls and utilisation by cause, real-time rates
+        row.update(result_columns(r, steps))  # area, power, stalls and utilisation by cause, real-time rates
         for comp, value in energy.items():
             if comp != "total" and isinstance(value, (int, float)):
                 row[f"energy_pj_{comp}"] = float(value)
@@ -153,9 +177,16 @@ class HardwareResult:
                 value = value.get("total")
             if isinstance(value, (int, float)):
                 row[f"label_energy_pj_{label}"] = float(value)
+            if isinstance(entry, dict) and isinstance(entry.get("compute_cycles"), (int, float)):
+                row[f"label_cycles_{label}"] = float(entry["compute_cycles"])
         for key, value in r.get("memory_bytes", {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 row[f"memory_bytes_{key}"] = value
+        costs = bptt_per_step(row, steps) if self.history_steps else None
+        if costs is not None:  # BPTT's updating step backpropagates through its whole window
+            forward, backward = costs
+            worst = (forward.cycles + self.history_steps * backward.cycles) * float(r["seconds"]) / max(int(r["cycles"]), 1)
+            row.update(rate_columns(float(r["seconds"]) / steps, worst))
         return row
 
 
@@ -164,12 +195,15 @@ def run_hardware_point(trace_path: Path, hw: HardwarePoint, model: dict[str, Any
     """Simulate the trace at ``trace_path`` on ``hw`` at its fidelity. ``config_data``: ``hw``'s
     config (base config with its overrides) as a dict, validated again here (no file is read)."""
     from accel_sim import simulate_file, validate_config
-    from codesign.columns import config_columns, trace_kinds
+    from accel_sim.trace.io import TraceReader
+    from codesign.columns import config_columns
 
     config = validate_config(config_data, source=hw.label)
     result = simulate_file(str(trace_path), config, fidelity=hw.fidelity)
+    tensors = TraceReader(str(trace_path)).header.tensors
+    history = [t.shape[0] for t in tensors if t.kind == "history" and t.shape]
     return HardwareResult(
-        raw=result.to_dict(), config=config_columns(config),
-        kinds=trace_kinds(str(trace_path)), trace_steps=int(model["trace_steps"]),
-        trace_samples=int(model["trace_samples"]),
+        raw=result.to_dict(), config=config_columns(config), kinds={t.name: t.kind for t in tensors},
+        trace_steps=int(model["trace_steps"]), trace_samples=int(model["trace_samples"]),
+        history_steps=int(max(history, default=0)), input_steps=int(model.get("trace_input_steps") or 0),
     )

@@ -90,6 +90,9 @@ class KpiRow:
     bptt_state_bytes: int
     test_accuracy: float
     trained_sequences: int
+    update_every: str = "?"  # "step" or "sequence"
+    energy_per_step_pj: float = float("nan")
+    pseudo_derivative_width: float = float("nan")
 
 
 @dataclass
@@ -104,6 +107,8 @@ class Analysis:
     spec_name: str = "sweep"
     headline: Headline | None = None
     realtime_rate: float | None = None  # steps/s the spec's real-time constraint asks for
+    regimes: list = field(default_factory=list)  # codesign.regime.Regime per config with a BPTT / RTRL pair
+    reference_config: str | None = None  # the config the KPI table prices every model on
 
     @property
     def front(self) -> list[dict[str, Any]]:
@@ -205,14 +210,21 @@ def _headline(rows: list[dict[str, Any]], feasible: list[bool]) -> Headline | No
     return Headline(fastest, len({r["config"] for r in mine}))
 
 
-def _kpi_rows(rows: list[dict[str, Any]], models: dict[str, dict[str, Any]]) -> list[KpiRow]:
-    """One row per model point, priced on a common reference config (the most-used base config)."""
+def reference_config(rows: list[dict[str, Any]]) -> str | None:
+    """The config the KPI table prices every model on: the most-used one, a skipping one first."""
     if not rows:
-        return []
+        return None
     configs = [r["config"] for r in rows]
     counts = {c: configs.count(c) for c in configs}
     preferred = [c for c in counts if "skipping" in c] or list(counts)
-    reference = max(preferred, key=lambda c: counts[c])
+    return max(preferred, key=lambda c: counts[c])
+
+
+def _kpi_rows(rows: list[dict[str, Any]], models: dict[str, dict[str, Any]]) -> list[KpiRow]:
+    """One row per model point, priced on a common reference config (:func:`reference_config`)."""
+    reference = reference_config(rows)
+    if reference is None:
+        return []
     out, seen = [], set()
     for r in rows:
         if r["model_key"] in seen or r["config"] != reference:
@@ -226,9 +238,26 @@ def _kpi_rows(rows: list[dict[str, Any]], models: dict[str, dict[str, Any]]) -> 
             learning_state_bytes=int(state_bytes(r)), learning_state_fits=fits_on_chip(r),
             bptt_state_bytes=int(_value(r, "bptt_state_bytes")), test_accuracy=_value(r, "test_accuracy"),
             trained_sequences=int(_value(r, "trained_sequences")) if r.get("trained_sequences") is not None else 0,
+            update_every=str(r.get("update_every", "?")), energy_per_step_pj=_value(r, "energy_per_step_pj"),
+            pseudo_derivative_width=_value(r, "pseudo_derivative_width"),
         ))
     rank = {m: i for i, m in enumerate(METHOD_ORDER)}
-    out.sort(key=lambda k: (rank.get(k.method, 9), k.n_hidden, -k.weight_density))
+    out.sort(key=lambda k: (k.trained_sequences, k.update_every, rank.get(k.method, 9), k.n_hidden, -k.weight_density))
+    return out
+
+
+def _regimes(rows: list[dict[str, Any]], reference: str | None) -> list:
+    """Sparse RTRL vs BPTT (codesign.regime) on every config with a matching pair, reference first."""
+    from codesign.regime import pairs, regime
+
+    configs = list(dict.fromkeys(r["config"] for r in rows))
+    configs.sort(key=lambda c: c != reference)
+    out = []
+    for c in configs:
+        pair = pairs(rows, c)
+        found = regime(*pair) if pair else None
+        if found is not None:
+            out.append(found)
     return out
 
 
@@ -243,6 +272,8 @@ def analyse(rows: list[dict[str, Any]], models: list[dict[str, Any]], meta: dict
     an = Analysis(rows, objectives, constraints, feasible, pareto, spec_name=meta.get("spec_name", "sweep"))
     an.winners = [w for w in (_winner(rows, pareto, an.n_feasible, o) for o in objectives) if w is not None]
     an.kpis = _kpi_rows(rows, {m["model_key"]: m for m in models})
+    an.reference_config = reference_config(rows)
+    an.regimes = _regimes(rows, an.reference_config)
     an.headline = _headline(rows, feasible)
     rates = [c["min"] for c in constraints if c["metric"] == REALTIME_METRIC and c.get("min") is not None]
     an.realtime_rate = float(max(rates)) if rates else None

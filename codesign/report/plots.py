@@ -96,7 +96,7 @@ def energy_breakdown(an: Analysis) -> Figure | None:
     labels = sorted({k[len("label_energy_pj_"):] for r in rows for k in r if k.startswith("label_energy_pj_")})
     found = {k[len("energy_pj_"):] for r in rows for k in r if k.startswith("energy_pj_")}
     components = [c for c in COMPONENTS if c in found] + sorted(found - set(COMPONENTS))
-    steps = _col(rows, "trace_steps")
+    steps = np.array([float(r.get("trace_input_steps") or r["trace_steps"]) for r in rows])  # per input step
     comp = np.array([[float(r.get(f"energy_pj_{c}", 0) or 0) for c in components] for r in rows]) / steps[:, None]
     lab = np.array([[float(r.get(f"label_energy_pj_{lb}", 0) or 0) for lb in labels] for r in rows]) / steps[:, None]
     div, name = energy_unit(comp.sum(axis=1))
@@ -176,7 +176,7 @@ def cost_vs_activity(an: Analysis) -> Figure | None:
             ax.grid(True, which="both", alpha=0.25)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=3, frameon=False)
-    fig.suptitle(f"Cost vs active fraction and weight density: all {len(rows)} points (marker: method, colour: "
+    fig.suptitle(f"Cost vs active fraction and weight density: all {len(rows)} points\n(marker: method, colour: "
                  "base config; dashed: least-squares trend of log cost over the sparse-RTRL points)", fontsize=10)
     fig.tight_layout(rect=(0, 0.04 + 0.025 * ((len(labels) + 2) // 3), 1, 1))
     return fig
@@ -288,10 +288,47 @@ def memory_per_level(an: Analysis) -> Figure | None:
     return fig
 
 
+def bptt_vs_rtrl(an: Analysis) -> Figure | None:
+    """Memory, latency of an updating step and energy per step vs BPTT's window W on the reference
+    config: BPTT updating every step (k = 1) and once per window (k = W), sparse RTRL flat."""
+    if not an.regimes:
+        return None
+    g = an.regimes[0]
+    w = np.unique(np.geomspace(1, 4096, 64).round())
+    sec = 1.0 / g.clock_hz
+    panels = [
+        ("learning state [KiB]", w * g.history_bytes_per_step / 1024, None, g.rtrl_bytes / 1024, g.memory_window),
+        ("latency of an updating step [µs]", g.bptt_update_cycles(w) * sec * 1e6, None,
+         g.rtrl.cycles * sec * 1e6, g.latency_window),
+        ("energy per step [nJ]", g.bptt_energy_per_step(w) / 1e3, g.bptt_energy_per_step(w, w) / 1e3,
+         g.rtrl.energy_pj / 1e3, g.energy_window),
+    ]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for ax, (ylabel, bptt, per_window, rtrl, cross) in zip(axes, panels):
+        ax.loglog(w, bptt, color="tab:blue", label="BPTT, update every step (k = 1)")
+        if per_window is not None:
+            ax.loglog(w, per_window, color="tab:blue", ls=":", label="BPTT, update once per window (k = W)")
+        ax.axhline(rtrl, color="tab:red", label="sparse RTRL (any k)")
+        if 1 < cross < w[-1]:
+            ax.axvline(cross, color="grey", ls="--", lw=0.8)
+            ax.annotate(f"W = {cross:.3g}", (cross, rtrl), textcoords="offset points", xytext=(4, 6), fontsize=8)
+        if g.spill_window < w[-1]:
+            ax.axvspan(g.spill_window, w[-1], color="0.9", zorder=0, label="BPTT history spills (costs rise further)")
+        ax.set_xlabel("BPTT window W [steps]")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.25)
+    handles, labels = axes[2].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=4, frameon=False)
+    fig.suptitle(f"Sparse RTRL vs BPTT on {g.config} as the window grows (model from the simulated traces)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
 FIGURES = {
     "pareto_energy_latency": (pareto_energy_latency, "Pareto front: energy per step vs latency per step"),
     "energy_breakdown": (energy_breakdown, "Energy breakdown by component and by RTRL label"),
     "utilisation_stalls": (utilisation_and_stalls, "Utilisation by resource and stalls by cause, per config"),
     "cost_vs_activity": (cost_vs_activity, "Cycles and energy vs active fraction and weight density"),
     "memory_per_level": (memory_per_level, "Learning state at its level vs that level's capacity"),
+    "bptt_vs_rtrl": (bptt_vs_rtrl, "Sparse RTRL vs BPTT: memory, update latency and energy vs the window"),
 }

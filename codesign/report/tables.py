@@ -44,18 +44,20 @@ def _method(row: dict[str, Any]) -> str:
 
 
 def kpi_table(an: Analysis) -> Table:
-    header = ["method", "task", "n_hidden", "weight density", "compute time per step (simulated)", "on config",
-              "host time per step", "learning state as stored on the config", "test accuracy", "trained on"]
+    header = ["trained on", "updates", "method", "task", "n_hidden", "weight density", "eps",
+              "compute time per step (simulated)", "energy per step", "on config", "host time per step",
+              "learning state as stored on the config", "test accuracy"]
     rows = []
     for k in an.kpis:
         state = fmt_bytes(k.learning_state_bytes) + {True: " (fits on chip)", False: " (spills to DRAM)"}.get(
             k.learning_state_fits, "")
         rows.append([
-            METHOD_NAMES.get(k.method, k.method), k.task, str(k.n_hidden), f"{k.weight_density:g}",
-            fmt_time(k.sim_time_per_step_s), k.config,
-            "n/a" if k.host_step_time_ms is None else f"{k.host_step_time_ms:.3g} ms",
-            state, f"{k.test_accuracy * 100:.1f} %",
             f"{k.trained_sequences} sequences" if k.trained_sequences else "?",
+            {"step": "every step", "sequence": "per sequence"}.get(k.update_every, k.update_every),
+            METHOD_NAMES.get(k.method, k.method), k.task, str(k.n_hidden), f"{k.weight_density:g}",
+            f"{k.pseudo_derivative_width:g}", fmt_time(k.sim_time_per_step_s), fmt_energy(k.energy_per_step_pj),
+            k.config, "n/a" if k.host_step_time_ms is None else f"{k.host_step_time_ms:.3g} ms",
+            state, f"{k.test_accuracy * 100:.1f} %",
         ])
     return Table(header, rows)
 
@@ -173,4 +175,34 @@ def realtime_table(an: Analysis) -> Table:
         if an.realtime_rate is not None:
             line.append("yes" if _f(r, "realtime_steps_per_s") >= an.realtime_rate else "no")
         rows.append(line)
+    return Table(header, rows)
+
+
+def _window(w: float) -> str:
+    if w == float("inf"):
+        return "never"
+    return "always" if w <= 1 else f"W > {w:.3g}"
+
+
+def regime_table(an: Analysis) -> Table:
+    """Per config: from which BPTT window W (steps) sparse RTRL needs less memory, a shorter
+    updating step and less energy per step (BPTT updating every step), and where BPTT's history
+    outgrows its level (codesign.regime)."""
+    header = ["config", "sparse RTRL point", "sparse RTRL learning state", "BPTT history per step", "RTRL smaller from",
+              "RTRL update faster from", "RTRL energy lower from (BPTT online)", "BPTT history fits up to",
+              "on the traced sequences (W = their length, one update per sequence)"]
+    rows = []
+    for g in an.regimes:
+        W = g.trace_window
+        per_seq = g.bptt_energy_per_step(W, W)
+        cheaper = "BPTT" if per_seq < g.rtrl.energy_pj else "sparse RTRL"
+        faster = "BPTT" if g.bptt_update_cycles(W) < g.rtrl.cycles else "sparse RTRL"
+        spill = g.spill_window
+        rows.append([
+            g.config, g.rtrl_model, fmt_bytes(g.rtrl_bytes), fmt_bytes(g.history_bytes_per_step), _window(g.memory_window),
+            _window(g.latency_window), _window(g.energy_window),
+            "unknown" if spill == float("inf") else f"W = {spill:,.0f}",
+            f"W = {W}: {cheaper} uses less energy ({fmt_energy(per_seq)} vs {fmt_energy(g.rtrl.energy_pj)} per step); "
+            f"{faster} finishes an updating step sooner",
+        ])
     return Table(header, rows)

@@ -2,7 +2,8 @@
 
 Each result row is a flat dict: identity columns, model/learning parameters, the model KPIs from
 training and the simulator's numbers for one hardware point. Prefixed families are open-ended:
-``energy_pj_<component>``, ``label_energy_pj_<rtrl label>``, ``hw.<dotted.config.path>``, and from
+``energy_pj_<component>``, ``label_energy_pj_<rtrl label>`` (pJ over the trace),
+``label_cycles_<rtrl label>`` (PE-array busy cycles over the trace), ``hw.<dotted.config.path>``, and from
 :mod:`codesign.columns` ``sram.<level>.*`` (bytes), ``area_mm2.<component>`` (mm²),
 ``stall_cycles.<cause>`` (cycles) and ``utilization.<resource>`` (fraction 0-1).
 """
@@ -19,7 +20,8 @@ METRICS: dict[str, str] = {
     "host_learning_state_bytes": "bytes of the learner's state on the host (numpy, float32/float64)",
     "bptt_state_bytes": "bytes BPTT would keep for the same sequence length",
     "parameter_count": "unmasked parameters",
-    "trace_steps": "steps in the simulated trace",
+    "trace_steps": "steps in the simulated trace (BPTT's backward pass adds one per input step)",
+    "trace_input_steps": "input steps in the simulated trace (the 'per step' columns divide by these)",
     "trace_samples": "sequences (samples) in the simulated trace",
     "trace_macs": "multiply-accumulates recorded in the trace",
     "trained_sequences": "sequences seen in training (epochs x training-set size)",
@@ -40,6 +42,7 @@ METRICS: dict[str, str] = {
     "influence_fits_on_chip": "former name of learning_state_fits_on_chip",
     "pe_utilization": "fraction of PE-cycles doing MACs",
     "stall_cycles": "cycles stalled, all causes",
+    "history_steps": "steps of BPTT's declared history window (its longest sequence), 0 for RTRL",
     "pe_imbalance": "busiest PE / mean PE over the spread ops, MAC-weighted (1 = perfect balance)",
     "pe_imbalance_worst_op": "busiest PE / mean PE of the worst single op",
     "imbalance_cycles": "array cycles lost to PE imbalance over the whole trace",
@@ -57,5 +60,5 @@ METRICS: dict[str, str] = {
 
 IDENTITY_COLUMNS = ("point_key", "point_index", "model_key", "config", "fidelity")
 MODEL_COLUMNS = ("task", "method", "n_hidden", "weight_density", "threshold_mean", "pseudo_derivative_width",
-                 "pseudo_derivative_gamma", "shared_masks", "seed")
+                 "pseudo_derivative_gamma", "shared_masks", "seed", "update_every")
 ENERGY_COMPONENTS = ("mac", "sram", "dram", "index", "interconnect", "leakage")

@@ -143,6 +143,7 @@ class TrainingOverride(_Strict):
     test_sequences: PositiveInt | None = None
     trace_sequences: PositiveInt | None = None
     learning_rate: PositiveFloat | None = None
+    update_every: Literal["auto", "step", "sequence"] | None = None
 
 
 class IncludedModel(_Strict):
@@ -244,7 +245,8 @@ class PipelineEvaluator(_Strict):
 
 
 def _known_metric(value: str) -> str:
-    if value not in METRICS and not value.startswith(("energy_pj_", "label_energy_pj_", "hw.")):
+    if value not in METRICS and not value.startswith(("energy_pj_", "label_energy_pj_", "label_cycles_", "hw.", "sram.",
+                                                      "area_mm2.", "stall_cycles.", "utilization.")):
         raise ValueError(f"unknown metric {value!r} (known: {', '.join(sorted(METRICS))})")
     return value
 

@@ -44,6 +44,7 @@ def model_result(point: ModelPoint, trace_path: Path) -> dict[str, Any]:
         "bptt_state_bytes": int(8 * n * 4 * 4),
         "parameter_count": int(3 * rho * n * (n + 8)),
         "trace_steps": 8 * point.trace_sequences,
+        "trace_input_steps": 8 * point.trace_sequences,
         "trace_samples": point.trace_sequences,
         "trace_macs": macs,
         "trained_sequences": point.epochs * (point.train_sequences or 1000),

@@ -23,7 +23,7 @@ from tests.codesign.codesign_helpers import write_spec
 
 # figures drawn from columns only the simulator's result gives (codesign/columns.py: memory per
 # level, utilisation and stalls); the synthetic evaluator's rows do not carry them yet
-SIMULATOR_ONLY = {"utilisation_stalls", "memory_per_level"}
+SIMULATOR_ONLY = {"utilisation_stalls", "memory_per_level", "bptt_vs_rtrl"}
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 
@@ -128,7 +128,7 @@ def test_html_report_renders_in_headless_chromium(store_path, tmp_path):
     dom = subprocess.run(flags + ["--dump-dom", uri], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert len(FIGURES) - len(SIMULATOR_ONLY) <= dom.stdout.count("<img") <= len(FIGURES)
-    proc = subprocess.run(flags + [f"--screenshot={shot}", "--window-size=1280,2600", uri],
+    proc = subprocess.run(flags + [f"--screenshot={shot}", "--window-size=1280,10000", uri],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
     import matplotlib.image as mpimg
