@@ -1,0 +1,97 @@
+"""How fast the influence matrix fills in: the fraction of non-zero entries of M (n x P) after
+each step since the sequence start, over all of M and per parameter group, for trained sparse-RTRL
+models at the model's default activity settings; and the share of columns that still hold at most
+one non-zero (the unit's own row: nothing has propagated yet).
+
+Two workloads: 8-step digits sequences (the default task) and 200-step sequences (digits-events
+with 25 steps per row). The fill bounds what skipping the zeros of M could save: with exact
+zero-skipping, the work on M would scale with its non-zeros instead of n x P.
+
+Writes the ``fill`` section of benchmarks/RESULTS.md.
+Run: .venv/bin/python benchmarks/bench_fill.py   (about 1 minute on 2 cores; ``--quick`` to smoke-test)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._results import write_section  # noqa: E402
+from rtrl import make_learner  # noqa: E402
+from rtrl.model import BIASES, MASKED  # noqa: E402
+from rtrl.online import RunSettings, build_task, fit_task  # noqa: E402
+
+QUICK = "--quick" in sys.argv
+GROUPS = {"W (input weights)": MASKED[:3], "R (recurrent weights)": MASKED[3:], "biases": BIASES, "thresholds": ("thr",)}
+WORKLOADS = {  # name: (task, task options for training, sequences measured)
+    "digits, 8 steps": ("digits", {"n_train": 60 if QUICK else 0}, 5 if QUICK else 40),
+    "digits-events, 200 steps": ("digits-events", {"steps_per_row": 25, "n_train": 10 if QUICK else 150}, 2 if QUICK else 6),
+}
+CHECKPOINTS = (1, 2, 4, 8, 16, 32, 64, 128, 200)
+
+
+def fill_curve(model, data, sequences: int) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, float]:
+    """Per step since the sequence start (T,): mean fraction of non-zeros of M, per group, the
+    fraction of columns with <= 1 non-zero; and the mean active fraction."""
+    learner = make_learner(model, "sparse_rtrl")
+    lay = learner.layout
+    T = data.xs.shape[1]
+    total, single = np.zeros(T), np.zeros(T)
+    groups = {g: np.zeros(T) for g in GROUPS}
+    cols = {g: np.concatenate([np.arange(lay.columns(n).start, lay.columns(n).stop) for n in names])
+            for g, names in GROUPS.items()}
+    active = []
+    for xs, targets in zip(data.xs[:sequences], data.targets[:sequences]):
+        learner.reset()
+        for t, (x, target) in enumerate(zip(xs, targets)):
+            out = learner.step(x, int(target))
+            active.append(out.n_active / model.n_hidden)
+            nz = learner.M != 0
+            total[t] += nz.mean()
+            per_column = nz.sum(axis=0)
+            single[t] += (per_column <= 1).mean()
+            for g, c in cols.items():
+                groups[g][t] += nz[:, c].mean()
+    k = min(sequences, data.xs.shape[0])
+    return total / k, {g: v / k for g, v in groups.items()}, single / k, float(np.mean(active))
+
+
+def main() -> None:
+    lines = ["## Fill-in of the influence matrix (`benchmarks/bench_fill.py`)", "",
+             "Sparse RTRL at the model's defaults (threshold 0.3, pseudo-derivative (0.3, 0.15)), n_hidden 128, "
+             "weight density 0.1, trained online for 1 epoch on each task, then run over test sequences "
+             "(M starts at zero at each sequence start). Fill: fraction of non-zero entries of M after the step; "
+             "'<= 1 non-zero': fraction of M's columns holding at most one (their unit's own row). An exact "
+             "zero-skipping update would do work in proportion to the fill, so 1 / fill bounds its gain.", ""]
+    header = "| workload | active | step | fill (all of M) | W | R | biases | thresholds | columns with <= 1 non-zero | 1 / fill |"
+    lines += [header, "|---" * (header.count("|") - 1) + "|"]
+    with threadpool_limits(limits=1):
+        for name, (task, options, sequences) in WORKLOADS.items():
+            settings = RunSettings(task=task, task_options=options, n_hidden=128, weight_density=0.1, epochs=1,
+                                   seed=0)
+            result = fit_task(settings)
+            test = build_task(settings).test
+            total, groups, single, alpha = fill_curve(result.model, test, sequences)
+            T = total.size
+            for step in [c for c in CHECKPOINTS if c <= T]:
+                i = step - 1
+                lines.append(f"| {name} | {alpha:.3f} | {step} | {total[i]:.3f} | "
+                             + " | ".join(f"{groups[g][i]:.3f}" for g in GROUPS)
+                             + f" | {single[i]:.3f} | {1 / max(total[i], 1e-12):.1f}x |")
+            mean = float(total.mean())
+            lines.append(f"| {name} | {alpha:.3f} | mean over the {T} steps | {mean:.3f} | "
+                         + " | ".join(f"{groups[g].mean():.3f}" for g in GROUPS)
+                         + f" | {single.mean():.3f} | {1 / max(mean, 1e-12):.1f}x |")
+            print(f"{name}: mean fill {mean:.3f}, active {alpha:.3f}", flush=True)
+    print("\n".join(lines))
+    if not QUICK:
+        write_section("fill", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
