@@ -22,43 +22,15 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._results import write_section  # noqa: E402
-from rtrl import make_learner  # noqa: E402
-from rtrl.model import BIASES, MASKED  # noqa: E402
+from rtrl.fill import GROUPS, influence_fill  # noqa: E402
 from rtrl.online import RunSettings, build_task, fit_task  # noqa: E402
 
 QUICK = "--quick" in sys.argv
-GROUPS = {"W (input weights)": MASKED[:3], "R (recurrent weights)": MASKED[3:], "biases": BIASES, "thresholds": ("thr",)}
 WORKLOADS = {  # name: (task, task options for training, sequences measured)
     "digits, 8 steps": ("digits", {"n_train": 60 if QUICK else 0}, 5 if QUICK else 40),
     "digits-events, 200 steps": ("digits-events", {"steps_per_row": 25, "n_train": 10 if QUICK else 150}, 2 if QUICK else 6),
 }
 CHECKPOINTS = (1, 2, 4, 8, 16, 32, 64, 128, 200)
-
-
-def fill_curve(model, data, sequences: int) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, float]:
-    """Per step since the sequence start (T,): mean fraction of non-zeros of M, per group, the
-    fraction of columns with <= 1 non-zero; and the mean active fraction."""
-    learner = make_learner(model, "sparse_rtrl")
-    lay = learner.layout
-    T = data.xs.shape[1]
-    total, single = np.zeros(T), np.zeros(T)
-    groups = {g: np.zeros(T) for g in GROUPS}
-    cols = {g: np.concatenate([np.arange(lay.columns(n).start, lay.columns(n).stop) for n in names])
-            for g, names in GROUPS.items()}
-    active = []
-    for xs, targets in zip(data.xs[:sequences], data.targets[:sequences]):
-        learner.reset()
-        for t, (x, target) in enumerate(zip(xs, targets)):
-            out = learner.step(x, int(target))
-            active.append(out.n_active / model.n_hidden)
-            nz = learner.M != 0
-            total[t] += nz.mean()
-            per_column = nz.sum(axis=0)
-            single[t] += (per_column <= 1).mean()
-            for g, c in cols.items():
-                groups[g][t] += nz[:, c].mean()
-    k = min(sequences, data.xs.shape[0])
-    return total / k, {g: v / k for g, v in groups.items()}, single / k, float(np.mean(active))
 
 
 def main() -> None:
@@ -76,7 +48,8 @@ def main() -> None:
                                    seed=0)
             result = fit_task(settings)
             test = build_task(settings).test
-            total, groups, single, alpha = fill_curve(result.model, test, sequences)
+            fill = influence_fill(result.model, test.xs[:sequences], test.targets[:sequences])
+            total, groups, single, alpha = fill.total, fill.groups, fill.single, fill.active
             T = total.size
             for step in [c for c in CHECKPOINTS if c <= T]:
                 i = step - 1

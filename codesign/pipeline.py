@@ -50,9 +50,25 @@ class ModelResult:
     trained_sequences: int  # sequences seen in training (epochs x training-set size)
     host_step_time_ms: float
     host_seconds: float
+    #: RTRL methods: the influence matrix's fill on the traced sequences (rtrl/fill.py), as flat
+    #: columns ``influence_fill_mean``, ``influence_fill_end``, ``influence_fill.step_<k>`` (fractions)
+    influence_fill: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        out.update(out.pop("influence_fill"))
+        return out
+
+
+def fill_columns(model, data) -> dict[str, float]:
+    """The influence matrix's fill over ``data`` (a Dataset) as flat row columns (fractions)."""
+    from rtrl.fill import checkpoints, influence_fill
+
+    fill = influence_fill(model, data.xs, data.targets)
+    cols = {"influence_fill_mean": fill.mean, "influence_fill_end": float(fill.total[-1]),
+            "influence_fill_single_column": float(fill.single[-1])}
+    cols.update({f"influence_fill.step_{k}": float(fill.total[k - 1]) for k in checkpoints(fill.total.size)})
+    return cols
 
 
 def _subset(data: Any, n: int | None) -> Any:
@@ -120,6 +136,7 @@ def run_model_point(point: ModelPoint, trace_path: Path) -> ModelResult:
         trace_samples=len(trace_data), trace_macs=macs,
         trained_sequences=int(point.epochs * len(task.train)),
         host_step_time_ms=float(k.step_time_ms), host_seconds=time.perf_counter() - t0,
+        influence_fill=fill_columns(model, trace_data) if point.method != "bptt" else {},
     )
 
 

@@ -91,6 +91,8 @@ class KpiRow:
     test_accuracy: float
     trained_sequences: int
     update_every: str = "?"  # "step" or "sequence"
+    influence_fill_mean: float = float("nan")  # fraction of M non-zero, mean over the traced steps (RTRL)
+    influence_fill_end: float = float("nan")  # the same after a sequence's last step
     energy_per_step_pj: float = float("nan")
     pseudo_derivative_width: float = float("nan")
 
@@ -240,6 +242,7 @@ def _kpi_rows(rows: list[dict[str, Any]], models: dict[str, dict[str, Any]]) -> 
             trained_sequences=int(_value(r, "trained_sequences")) if r.get("trained_sequences") is not None else 0,
             update_every=str(r.get("update_every", "?")), energy_per_step_pj=_value(r, "energy_per_step_pj"),
             pseudo_derivative_width=_value(r, "pseudo_derivative_width"),
+            influence_fill_mean=_value(r, "influence_fill_mean"), influence_fill_end=_value(r, "influence_fill_end"),
         ))
     rank = {m: i for i, m in enumerate(METHOD_ORDER)}
     out.sort(key=lambda k: (k.trained_sequences, k.update_every, rank.get(k.method, 9), k.n_hidden, -k.weight_density))

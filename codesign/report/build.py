@@ -123,6 +123,10 @@ def _sections(an: Analysis) -> list[tuple[str, str, Table | None, str | None]]:
         ("Cost vs activity", "Cost follows the active set: the units that fired or sit in the pseudo-derivative's "
          "support (sparse RTRL updates the influence rows of those). All points, with a fitted trend per config.",
          None, "cost_vs_activity"),
+        ("Influence-matrix fill", "How much of the influence matrix M is non-zero after each step since the "
+         "sequence start (M starts at zero), per RTRL model point on its traced sequences (rtrl/fill.py). The "
+         "learners and the simulated hardware store and sweep all of M; the fill bounds what skipping its zeros "
+         "could save.", None, "influence_fill"),
     ]
 
 

@@ -324,6 +324,36 @@ def bptt_vs_rtrl(an: Analysis) -> Figure | None:
     return fig
 
 
+def influence_fill(an: Analysis) -> Figure | None:
+    """Fraction of the influence matrix that is non-zero after each step since the sequence start,
+    one line per RTRL model point (its traced sequences), with 1 / fill on the right axis."""
+    seen, curves = set(), []
+    for r in an.rows:
+        if r["model_key"] in seen or r.get("influence_fill_mean") is None:
+            continue
+        seen.add(r["model_key"])
+        steps = sorted(int(k.split("_")[-1]) for k in r if k.startswith("influence_fill.step_"))
+        if steps:
+            label = (f"{METHOD_NAMES.get(r['method'], r['method'])} n={r['n_hidden']} ρ={float(r['weight_density']):g} "
+                     f"eps={float(r.get('pseudo_derivative_width', float('nan'))):g}")
+            curves.append((label, steps, [100 * float(r[f"influence_fill.step_{k}"]) for k in steps]))
+    if not curves:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for label, steps, fill in curves:
+        ax.plot(steps, np.maximum(fill, 1e-3), marker="o", label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("step since the sequence start")
+    ax.set_ylabel("non-zero entries of M [% of n × P]")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("Influence-matrix fill on the traced sequences (an exact zero-skipping update would do 1 / fill less work)",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 FIGURES = {
     "pareto_energy_latency": (pareto_energy_latency, "Pareto front: energy per step vs latency per step"),
     "energy_breakdown": (energy_breakdown, "Energy breakdown by component and by RTRL label"),
@@ -331,4 +361,5 @@ FIGURES = {
     "cost_vs_activity": (cost_vs_activity, "Cycles and energy vs active fraction and weight density"),
     "memory_per_level": (memory_per_level, "Learning state at its level vs that level's capacity"),
     "bptt_vs_rtrl": (bptt_vs_rtrl, "Sparse RTRL vs BPTT: memory, update latency and energy vs the window"),
+    "influence_fill": (influence_fill, "Influence-matrix fill vs step since the sequence start"),
 }

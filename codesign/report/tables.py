@@ -46,7 +46,7 @@ def _method(row: dict[str, Any]) -> str:
 def kpi_table(an: Analysis) -> Table:
     header = ["trained on", "updates", "method", "task", "n_hidden", "weight density", "eps",
               "compute time per step (simulated)", "energy per step", "on config", "host time per step",
-              "learning state as stored on the config", "test accuracy"]
+              "learning state as stored on the config", "influence fill (mean / end)", "test accuracy"]
     rows = []
     for k in an.kpis:
         state = fmt_bytes(k.learning_state_bytes) + {True: " (fits on chip)", False: " (spills to DRAM)"}.get(
@@ -57,7 +57,9 @@ def kpi_table(an: Analysis) -> Table:
             METHOD_NAMES.get(k.method, k.method), k.task, str(k.n_hidden), f"{k.weight_density:g}",
             f"{k.pseudo_derivative_width:g}", fmt_time(k.sim_time_per_step_s), fmt_energy(k.energy_per_step_pj),
             k.config, "n/a" if k.host_step_time_ms is None else f"{k.host_step_time_ms:.3g} ms",
-            state, f"{k.test_accuracy * 100:.1f} %",
+            state, "n/a" if k.influence_fill_mean != k.influence_fill_mean else
+            f"{100 * k.influence_fill_mean:.1f} % / {100 * k.influence_fill_end:.1f} %",
+            f"{k.test_accuracy * 100:.1f} %",
         ])
     return Table(header, rows)
 

@@ -3,7 +3,8 @@
 Each result row is a flat dict: identity columns, model/learning parameters, the model KPIs from
 training and the simulator's numbers for one hardware point. Prefixed families are open-ended:
 ``energy_pj_<component>``, ``label_energy_pj_<rtrl label>`` (pJ over the trace),
-``label_cycles_<rtrl label>`` (PE-array busy cycles over the trace), ``hw.<dotted.config.path>``, and from
+``label_cycles_<rtrl label>`` (PE-array busy cycles over the trace), ``hw.<dotted.config.path>``,
+``influence_fill.step_<k>`` (fraction of M non-zero after step k of a sequence, k = 1, 2, 4, ...), and from
 :mod:`codesign.columns` ``sram.<level>.*`` (bytes), ``area_mm2.<component>`` (mm²),
 ``stall_cycles.<cause>`` (cycles) and ``utilization.<resource>`` (fraction 0-1).
 """
@@ -25,6 +26,10 @@ METRICS: dict[str, str] = {
     "trace_samples": "sequences (samples) in the simulated trace",
     "trace_macs": "multiply-accumulates recorded in the trace",
     "trained_sequences": "sequences seen in training (epochs x training-set size)",
+    "influence_fill_mean": "RTRL: mean fraction of non-zero entries of the influence matrix over the traced steps",
+    "influence_fill_end": "RTRL: fraction of non-zero entries of the influence matrix after a traced sequence's last step",
+    "influence_fill_single_column": "RTRL: fraction of the influence matrix's columns with at most one non-zero "
+                                    "after a traced sequence",
     # simulator results for one hardware point
     "cycles": "clock cycles for the whole trace",
     "seconds": "simulated seconds for the whole trace",

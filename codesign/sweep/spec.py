@@ -246,7 +246,7 @@ class PipelineEvaluator(_Strict):
 
 def _known_metric(value: str) -> str:
     if value not in METRICS and not value.startswith(("energy_pj_", "label_energy_pj_", "label_cycles_", "hw.", "sram.",
-                                                      "area_mm2.", "stall_cycles.", "utilization.")):
+                                                      "area_mm2.", "stall_cycles.", "utilization.", "influence_fill.")):
         raise ValueError(f"unknown metric {value!r} (known: {', '.join(sorted(METRICS))})")
     return value
 

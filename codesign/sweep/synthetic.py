@@ -40,6 +40,8 @@ def model_result(point: ModelPoint, trace_path: Path) -> dict[str, Any]:
         "activity_fired": round(alpha, 6),
         "activity_support": round(min(1.0, alpha * 1.5), 6),
         "activity_active": round(min(1.0, alpha * 1.5), 6),
+        **({} if point.method == "bptt" else {"influence_fill_mean": round(alpha * rho, 6),
+                                               "influence_fill_end": round(min(1.0, 2 * alpha * rho), 6)}),
         "learning_state_bytes": int(state),
         "bptt_state_bytes": int(8 * n * 4 * 4),
         "parameter_count": int(3 * rho * n * (n + 8)),

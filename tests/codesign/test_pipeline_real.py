@@ -57,6 +57,13 @@ def test_real_sweep_rows_match_direct_simulation(sweep):
         assert components == pytest.approx(row["energy_pj"], rel=1e-6)
         assert row["influence_fits_on_chip"] == int(not ({"influence", "history"} & set(d.get("spilled_tensors", []))))
         assert 0.0 <= row["test_accuracy"] <= 1.0 and row["trace_samples"] == 2
+        if row["method"] == "bptt":  # no influence matrix
+            assert "influence_fill_mean" not in row
+        else:  # fill on the traced sequences (rtrl/fill.py; checked against dense RTRL in tests/rtrl)
+            steps = sorted(int(k.split("_")[-1]) for k in row if k.startswith("influence_fill.step_"))
+            assert steps[0] == 1 and steps[-1] == row["trace_input_steps"] // row["trace_samples"]
+            assert 0.0 < row["influence_fill.step_1"] <= row["influence_fill_end"] <= 1.0
+            assert row["influence_fill_end"] == row[f"influence_fill.step_{steps[-1]}"]
 
 
 def test_timeline_cli_on_a_recorded_trace(sweep, tmp_path, capsys):

@@ -23,7 +23,7 @@ from tests.codesign.codesign_helpers import write_spec
 
 # figures drawn from columns only the simulator's result gives (codesign/columns.py: memory per
 # level, utilisation and stalls); the synthetic evaluator's rows do not carry them yet
-SIMULATOR_ONLY = {"utilisation_stalls", "memory_per_level", "bptt_vs_rtrl"}
+SIMULATOR_ONLY = {"utilisation_stalls", "memory_per_level", "bptt_vs_rtrl", "influence_fill"}  # need real rows
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 
