@@ -55,6 +55,11 @@ class PEArray(_Strict):
     #: area of one MAC unit in um^2 at ``technology_nm``; None: the datatype's table value at 45 nm
     #: (accel_sim.hardware.area), scaled by (technology_nm / 45)^2
     mac_area_um2: float | None = Field(default=None, gt=0)
+    #: bytes of the operand queue between the SRAM ports / interconnect and the PEs (all PEs together).
+    #: 0 (default): no queue, operands stream into the array as it consumes them (a tile holds the
+    #: array, its ports and the interconnect together); > 0: the ports deliver tiles ahead of the
+    #: array, up to this many bytes waiting (accel_sim.engine.l1)
+    operand_queue_bytes: Bytes = Field(default=0, ge=0, le=MAX_BYTES)
 
     @property
     def n_pes(self) -> int:

@@ -30,7 +30,9 @@ skip or gate it. Then, per op:
   an accumulating op reads its old output once.
 * Traffic beyond the innermost level (fills, drains, DRAM) is the placement's
   (``accel_sim.engine.placement``). SRAM accesses = ceil(bytes / width); the compute stage of an
-  op lasts max(array cycles, each level's bytes / port bandwidth, interconnect bytes / bandwidth).
+  op lasts max(array cycles, each level's bytes / port bandwidth, interconnect bytes / bandwidth),
+  each level's port time stretched by the bank conflicts of the rows / columns its parts touch
+  (``accel_sim.engine.banks``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from accel_sim.config.schema import HardwareConfig
+from accel_sim.engine.banks import BankModel
 from accel_sim.engine.dataflow import gemm_cost
 from accel_sim.engine.placement import Placement
 from accel_sim.hardware.actions import OpPlan, PartPlan, plan
@@ -91,6 +94,8 @@ class Demand:
     imbalance_cycles: np.ndarray | None = None  # array cycles beyond an even split over the PEs
     pe_busiest: np.ndarray | None = None  # MACs of the busiest PE (ops spread by the mapping; else 0)
     pe_mean: np.ndarray | None = None  # MACs per PE of an even split (same ops; else 0)
+    bank_conflict_cycles: np.ndarray | None = None  # compute-stage cycles added by SRAM bank conflicts
+    port_bytes: np.ndarray | None = None  # bytes through the SRAM ports (all levels; gated and fills too)
 
     @property
     def n_ops(self) -> int:
@@ -114,6 +119,7 @@ class Costing:
         self.work = WorkModel(header)
         self.plans = plan(config, header)
         self.spread = self._spreads()
+        self.banks = BankModel(config, header, self.plans, self.work)
         self.labels = header.labels
         pe = config.pe_array
         self.hw_wb = float(pe.word_bytes)
@@ -144,6 +150,9 @@ class Costing:
         cfg, pe, hw = self.config, self.config.pe_array, self.hardware
         w = self.work.batch(step_ids, set_bits, ops, self.spread)
         n_ops = w.n_ops
+        if self.banks.parts:  # the step's index sets, for the banks the gathered rows / columns hit
+            for_steps = self.work._masks(set_bits)
+            step_of = np.searchsorted(step_ids, w.step)
         is_mm = np.isin(w.kind, _MATMUL)
         gc = gemm_cost(w.m, w.k, w.n, pe.rows, pe.cols, pe.dataflow, pe.fold_overlap, pe.macs_per_cycle)
         by_op: dict[int, list[PartWork]] = {}
@@ -186,10 +195,13 @@ class Costing:
         accesses: dict[tuple[str, str, str], np.ndarray] = {}
         for oid, parts in by_op.items():
             op_plan, pairs = self.plans[oid], pairs_cache[oid]
-            for part, pp in zip(parts, op_plan.parts):
+            for k_part, (part, pp) in enumerate(zip(parts, op_plan.parts)):
                 read, write, meta_r, meta_w = self._part_accesses(w, gc, systolic, part, pp, pairs, executed)
                 lv = self.levels.index(pp.level)
                 rows = part.rows
+                factor = None
+                if (oid, k_part) in self.banks.parts:
+                    factor = self.banks.factors(oid, k_part, step_of[rows], for_steps)
                 width = cfg.sram[pp.level].width_bytes
                 meta_width = cfg.sram[pp.level].metadata_width_bits or 8 * width
                 for states, direction, meta in ((read, "read", meta_r), (write, "write", meta_w)):
@@ -198,6 +210,8 @@ class Costing:
                     act, gat, skp = states
                     data_b = act * self.hw_wb
                     acc.data(direction, lv, rows, data_b, gat * self.hw_wb, width)
+                    if factor is not None:  # a conflicting bank serialises: port slots beyond a balanced spread
+                        acc.conflict[lv, rows] += (factor - 1.0) * (act + gat) * self.hw_wb
                     if meta is not None:  # metadata accesses of the level's metadata width
                         acc.metadata(direction, lv, rows, np.ceil(meta / meta_width), meta / 8.0)
                         if direction == "read":  # each stored entry fetched (gated too) has its coordinate decoded
@@ -226,8 +240,11 @@ class Costing:
         sram_read = {lv: np.rint(acc.bytes["read"][i]).astype(np.int64) for i, lv in enumerate(self.levels)}
         sram_write = {lv: np.rint(acc.bytes["write"][i]).astype(np.int64) for i, lv in enumerate(self.levels)}
         level_port, ic_bytes, ic_slots = {}, np.zeros(n_ops, np.int64), np.zeros(n_ops)
+        free_port = np.zeros(n_ops)  # the slowest level's port time without bank conflicts
         for i, (lv, spec) in enumerate(cfg.sram.items()):
-            level_port[lv] = acc.port_bytes[i] / cfg.level_bandwidth_bytes_per_cycle(lv)
+            bw_lv = cfg.level_bandwidth_bytes_per_cycle(lv)
+            level_port[lv] = (acc.port_bytes[i] + acc.conflict[i]) / bw_lv
+            free_port = np.maximum(free_port, acc.port_bytes[i] / bw_lv)
             if spec.scope == "shared":
                 ic_bytes += sram_read[lv] + sram_write[lv]
                 ic_slots += acc.port_bytes[i]
@@ -240,6 +257,8 @@ class Costing:
             array_cycles = array_cycles + index_count
             index_cycles = np.zeros(n_ops)
         compute = np.maximum(np.maximum(array_cycles, port), ic_cycles)
+        conflict_cycles = compute - np.maximum(np.maximum(array_cycles, free_port), ic_cycles)
+        port_bytes = acc.port_bytes.sum(axis=0) if n_levels else np.zeros(n_ops)
 
         # ---- action counts -> energy (the components' table)
         outputs = np.where(is_mm, w.m * w.n, 0)
@@ -272,6 +291,7 @@ class Costing:
             action_energy=action_energy, accesses=accesses, metadata_bytes=acc.meta_bytes_total(),
             macs_gated=np.rint(gated).astype(np.int64), imbalance_cycles=imbalance,
             pe_busiest=np.where(spread, w.busiest, 0.0), pe_mean=pe_mean,
+            bank_conflict_cycles=conflict_cycles, port_bytes=port_bytes,
         )
 
     # ------------------------------------------------------------------ one operand part
@@ -426,6 +446,7 @@ class _Accounts:
     def __init__(self, n_levels: int, n_ops: int) -> None:
         self.bytes = {d: np.zeros((n_levels, n_ops)) for d in ("read", "write")}
         self.port_bytes = np.zeros((n_levels, n_ops))
+        self.conflict = np.zeros((n_levels, n_ops))  # port slots lost to bank conflicts, in bytes
         self._counts = {a: np.zeros((n_levels, n_ops)) for a in
                         ("read", "write", "gated_read", "gated_write", "metadata_read", "metadata_write")}
         self._meta_bytes = np.zeros(n_ops)

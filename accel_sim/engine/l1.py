@@ -10,6 +10,17 @@ tile's compute is one SimPy event, so the simulation clock walks the array tile 
 ends when the array and the write channel are both done (the recurrence needs s_t before step
 t+1).
 
+SRAM ports (one server per level, bank conflicts included in its time, ``accel_sim.engine.banks``)
+and the interconnect are resources too. Without an operand queue (``pe_array.operand_queue_bytes:
+0``) operands stream into the array as it consumes them: a tile holds the array, its ports and the
+interconnect together, the array for the longest of the three (it waits for its operands: the
+``sram_port`` / ``interconnect`` stalls), so a port is always free again before the array is and
+only the array's next-free time needs keeping. With a queue of Q bytes the ports and interconnect
+deliver tiles ahead: tile j's delivery is issued in program order once its data landed and its
+indices are decoded and the queue has room for its port bytes (min(bytes, Q); bytes leave when the
+array starts the tile), each port / the interconnect serves it when free; the array computes it
+(array cycles only) once delivered (:mod:`accel_sim.engine.queued`).
+
 Tiles are sized adaptively: an op that uses one resource only has nothing to overlap and is one
 tile (exact); otherwise a tile is about ``engine.l1_tile_cycles`` of the op's longest stage, at
 most ``engine.l1_max_tiles_per_op`` tiles. Coarse tiles only move the first tile's fill and the
@@ -39,9 +50,9 @@ class TileEngine:
         self.tile_cycles = config.engine.l1_tile_cycles
         self.max_tiles = config.engine.l1_max_tiles_per_op
 
-    def tile_count(self, c: float, f: float, w: float, x: float) -> int:
+    def tile_count(self, c: float, f: float, w: float, x: float, extra: int = 0) -> int:
         """Tiles of an op whose compute, DRAM read, DRAM write and index stages last c, f, w, x cycles."""
-        if (c > 0) + (f > 0) + (w > 0) + (x > 0) <= 1:
+        if (c > 0) + (f > 0) + (w > 0) + (x > 0) + extra <= 1:
             return 1
         return min(self.max_tiles, max(1, math.ceil(max(c, f, w, x) / self.tile_cycles)))
 
@@ -50,8 +61,14 @@ class TileEngine:
     def run(self, d: Demand) -> None:
         if d.n_ops == 0:
             return
-        self.timing.add_busy(self.config, d)
-        proc = self.env.process(self._steps(d))
+        queued = self.config.pe_array.operand_queue_bytes > 0
+        self.timing.add_busy(self.config, d, folded=not queued)
+        if queued:
+            from accel_sim.engine.queued import queued_steps
+
+            proc = self.env.process(queued_steps(self, d))
+        else:
+            proc = self.env.process(self._steps(d))
         self.env.run(until=proc)
 
     def drain(self, drain_bytes: int) -> None:

@@ -91,6 +91,13 @@ def build_result(config: HardwareConfig, header: TraceHeader, fidelity: str, tim
         "pe_imbalance": totals.pe_busiest / totals.pe_mean if totals.pe_mean else 1.0,
         "pe_imbalance_worst_op": totals.pe_imbalance_max,
         "imbalance_cycles": totals.imbalance_cycles,
+        # compute-stage cycles SRAM bank conflicts add (gathered rows / scattered columns on few banks)
+        "bank_conflict_cycles": totals.bank_conflict_cycles,
+        # the operand queue (pe_array.operand_queue_bytes; 0 without one): most bytes waiting in it,
+        # and cycles tile deliveries waited for room in it (L1 / L2; L0 has no schedule: 0)
+        "operand_queue_bytes": int(config.pe_array.operand_queue_bytes),
+        "operand_queue_peak_bytes": float(timing.queue_peak_bytes),
+        "operand_queue_full_cycles": float(timing.queue_full_cycles),
     }
     return SimResult(
         config_name=config.name, fidelity=fidelity, method=header.method,

@@ -26,12 +26,16 @@ class Timing:
     stall: dict[str, float] = field(default_factory=lambda: {s: 0.0 for s in STALLS})
     events: int = 0
     tiles: int = 0
+    queue_peak_bytes: float = 0.0  # most bytes waiting in the operand queue (0 without one)
+    queue_full_cycles: float = 0.0  # cycles tile deliveries waited for room in the operand queue
 
     def steps(self) -> np.ndarray:
         return np.concatenate(self.step_cycles) if self.step_cycles else np.zeros(0)
 
-    def add_busy(self, config: HardwareConfig, d) -> None:
-        """Add a batch's resource demand (identical at every fidelity)."""
+    def add_busy(self, config: HardwareConfig, d, folded: bool = True) -> None:
+        """Add a batch's resource demand (identical at every fidelity). ``folded``: the array waits
+        out each op's port / interconnect time beyond its own (no operand queue): those stalls are
+        the demand's; with a queue the engine attributes them."""
         bw = config.dram.bandwidth_bytes_per_cycle
         imbalance = 0.0 if d.imbalance_cycles is None else float(d.imbalance_cycles.sum())
         self.busy["pe_array"] += float(d.array_cycles.sum()) - imbalance  # PEs idle behind the busiest one
@@ -41,6 +45,8 @@ class Timing:
         self.busy["dram_write"] += float(d.dram_write_bytes.sum()) / bw
         self.busy["index_units"] += float(d.index_cycles.sum())
         self.busy["interconnect"] += float(d.interconnect_cycles.sum())
+        if not folded:
+            return
         extra = d.compute_cycles - d.array_cycles
         port_bound = d.sram_port_cycles >= d.interconnect_cycles
         self.stall["sram_port"] += float(extra[port_bound].sum())

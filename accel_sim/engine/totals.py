@@ -36,6 +36,7 @@ class Totals:
         self.metadata_bytes = self.macs_gated = 0
         self.pe_busiest = self.pe_mean = self.imbalance_cycles = 0.0
         self.pe_imbalance_max = 1.0
+        self.bank_conflict_cycles = 0.0
 
     def add(self, d: Demand) -> None:
         self.n_ops += d.n_ops
@@ -59,6 +60,8 @@ class Totals:
                 self.accesses[key] = self.accesses.get(key, 0) + values
             self.metadata_bytes += int(d.metadata_bytes.sum())
             self.macs_gated += int(d.macs_gated.sum())
+        if d.bank_conflict_cycles is not None:
+            self.bank_conflict_cycles += float(d.bank_conflict_cycles.sum())
         if d.pe_busiest is not None:
             self.pe_busiest += float(d.pe_busiest.sum())
             self.pe_mean += float(d.pe_mean.sum())
