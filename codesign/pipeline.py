@@ -43,6 +43,7 @@ class ModelResult:
     bptt_state_bytes: int
     parameter_count: int
     guard_events: int
+    rewire_events: int
     trace_steps: int
     trace_input_steps: int
     trace_samples: int
@@ -105,7 +106,7 @@ def run_model_point(point: ModelPoint, trace_path: Path) -> ModelResult:
         threshold_mean=point.threshold_mean,
         pseudo_derivative=(point.pseudo_derivative_gamma, point.pseudo_derivative_width), shared_masks=point.shared_masks,
         epochs=point.epochs, lr=point.learning_rate, optimizer=point.optimizer, update_every=update_every,
-        seed=point.seed,
+        seed=point.seed, rewire_every=point.rewire_every, rewire_fraction=point.rewire_fraction,
     )
     task = build_task(settings)
     task = dataclasses.replace(task, train=_subset(task.train, point.train_sequences),
@@ -121,7 +122,8 @@ def run_model_point(point: ModelPoint, trace_path: Path) -> ModelResult:
         learner = make_learner(model, point.method)
         config = TrainConfig(epochs=1, lr=settings.lr, optimizer=settings.optimizer,
                              update_every=settings.resolved_update_every(), clip_norm=settings.clip_norm,
-                             shuffle=False, seed=settings.seed)
+                             shuffle=False, seed=settings.seed, rewire_every=settings.rewire_every,
+                             rewire_fraction=settings.rewire_fraction)
         OnlineTrainer(model, learner, config, recorder=writer).fit(trace_data)
     steps, input_steps, macs = trace_counts(trace_path)  # also proves the file reads back
     k = result.kpis
@@ -132,7 +134,7 @@ def run_model_point(point: ModelPoint, trace_path: Path) -> ModelResult:
         learning_state_bytes=int(k.learning_state_bytes), bptt_state_bytes=int(k.bptt_state_bytes),
         parameter_count=int(sum(int(m.sum()) for m in model.masks.values())
                             + sum(v.size for n, v in model.params.items() if n not in model.masks)),
-        guard_events=int(k.guard_events), trace_steps=steps, trace_input_steps=input_steps,
+        guard_events=int(k.guard_events), rewire_events=int(k.rewire_events), trace_steps=steps, trace_input_steps=input_steps,
         trace_samples=len(trace_data), trace_macs=macs,
         trained_sequences=int(point.epochs * len(task.train)),
         host_step_time_ms=float(k.step_time_ms), host_seconds=time.perf_counter() - t0,

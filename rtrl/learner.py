@@ -84,6 +84,16 @@ class Learner:
             self.recorder.end_step()
         return self._advance(out.loss, out.logits, n_fired, n_support, n_active)
 
+    def rebuilt(self) -> "Learner":
+        """A fresh learner of the same kind and options for the model's current masks (after
+        rewiring, at a sequence boundary: the learning state starts over, as at ``reset``)."""
+        fresh = type(self)(self.model, recorder=self.recorder, **self._options())
+        fresh.t = self.t  # step ids keep counting (trace records stay in order)
+        return fresh
+
+    def _options(self) -> dict:
+        return {}
+
     def grads(self) -> dict[str, np.ndarray]:
         """Gradient of the summed loss since the last reset/zero_grad; masked entries are 0.
         Arrays on the model's device (CuPy arrays on the GPU)."""

@@ -123,6 +123,25 @@ class EGRU:
             checked[key] = xp.array(value, dtype=self.dtype, order="C")  # a C-contiguous copy (kernels read raw rows)
         self.params = checked
 
+    def set_masks(self, masks: dict[str, np.ndarray]) -> None:
+        """Replace the weight masks (rewiring, ``rtrl.rewire``): one boolean array per masked
+        matrix, same shapes; parameters at entries no longer kept become zero. Learners built for
+        the old masks must be rebuilt (``Learner.rebuilt``)."""
+        if set(masks) != set(MASKED):
+            raise ValueError(f"set_masks: keys differ (expected {sorted(MASKED)}, got {sorted(masks)})")
+        new = {}
+        for name in MASKED:
+            mask = np.asarray(masks[name])
+            if mask.shape != self.masks[name].shape or mask.dtype != bool:
+                raise ValueError(f"set_masks: {name} must be a bool array of shape {self.masks[name].shape}, "
+                                 f"got {mask.dtype} {mask.shape}")
+            new[name] = mask.copy()
+        self.masks = new
+        self.device_masks = {key: self.xp.asarray(mask) for key, mask in new.items()}
+        xp = self.xp
+        self.params = {k: (xp.where(self.device_masks[k], v, 0).astype(self.dtype) if k in new else v)
+                       for k, v in self.params.items()}
+
     def n_recurrent_params(self, masked_only: bool = True) -> int:
         """Number of recurrent-path parameters P (unmasked only, or all)."""
         weights = sum(int(self.masks[k].sum()) if masked_only else self.masks[k].size for k in MASKED)

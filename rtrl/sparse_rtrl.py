@@ -69,6 +69,7 @@ class SparseRTRL(InfluenceLearner):
     method = "sparse_rtrl"
 
     def __init__(self, model, recorder=None, kernels: str | None = None) -> None:
+        self._kernels_asked = kernels
         self.kernels = _choose_kernels(kernels, model.backend.is_gpu)
         xp = model.xp
         # The index arrays depend on the masks only: built once per model (rtrl.static).
@@ -91,6 +92,9 @@ class SparseRTRL(InfluenceLearner):
         (self._e_rows, self._e_gate, self._e_src, self._e_cols, self._e_flat, self._g_rows, self._g_cols,
          self._bias_rows, self._bias_cols) = device() if xp is np else cached(model, ("sparse_rtrl", "device"), device)
         super().__init__(model, lay, recorder)
+
+    def _options(self) -> dict:
+        return {"kernels": self._kernels_asked}
 
     def _step(self, x: np.ndarray, target: int, prev: Events) -> StepOutput:
         p, dtype, xp = self.model.params, self.model.dtype, self.xp

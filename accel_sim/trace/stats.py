@@ -76,6 +76,9 @@ class TraceSummary:
     active: SetStats | None  # A = fired ∪ support, when the trace has both sets
     provenance: dict[str, str]
     info_schema: str = field(default=INFO_SCHEMA)
+    #: rewiring: mask-change records and the distinct steps at which masks changed (events)
+    mask_change_records: int = 0
+    rewiring_events: int = 0
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -113,8 +116,10 @@ def summarize(path: str) -> TraceSummary:
     active: list[np.ndarray] = []
     has_active = "fired" in layout.sizes and "support" in layout.sizes
     n_chunks = n_steps = n_ops = 0
+    change_steps: list[int] = []
     for chunk in reader.chunks():
         n_chunks += 1
+        change_steps += [mc.step for mc in chunk.mask_changes]
         n_steps += chunk.n_steps
         n_ops += chunk.n_ops
         for name in layout.names:
@@ -151,4 +156,5 @@ def summarize(path: str) -> TraceSummary:
         tensors=tensors, index_sets=sets,
         active=_set_stats(np.concatenate(active), layout.sizes["fired"]) if has_active and active else None,
         provenance=dict(h.provenance),
+        mask_change_records=len(change_steps), rewiring_events=len(set(change_steps)),
     )

@@ -48,6 +48,8 @@ def render(s: TraceSummary) -> str:
         f"weight density {m['weight_density']:g}; seed {m['seed']}; influence columns P {m['n_influence_columns']}",
         f"steps {s.n_steps}, ops {s.n_ops}, chunks {s.n_chunks}; learner MACs {s.learner_macs}, "
         f"derived: dense {s.dense_ops}, effectual {s.effectual_ops} operations",
+        f"rewiring: {s.rewiring_events} events ({s.mask_change_records} mask-change records)"
+        if s.mask_change_records else "rewiring: none (fixed masks)",
     ]
     if s.index_sets:
         lines.append("index sets per step (members):")

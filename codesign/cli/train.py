@@ -26,6 +26,7 @@ DEFAULTS = {
     "method": "sparse_rtrl", "n_hidden": 64, "weight_density": 0.25, "threshold_mean": 0.3,
     "pseudo_derivative": (0.3, 0.15), "shared_masks": False,
     "epochs": 6, "lr": 1e-2, "lr_decay": 0.7, "optimizer": "adam", "clip_norm": 1.0, "seed": 0,
+    "rewire_every": 0, "rewire_fraction": 0.1, "rewire_grow": "random",
 }
 
 
@@ -61,6 +62,13 @@ def register(subparsers) -> None:
     p.add_argument("--clip-norm", type=float,
                    help=f"max global gradient norm, 0 = no clipping (default {DEFAULTS['clip_norm']})")
     p.add_argument("--seed", type=int, help=f"seed for task, model and shuffling (default {DEFAULTS['seed']})")
+    p.add_argument("--rewire-every", type=int, metavar="N",
+                   help="rewire the weight masks at the first sequence boundary after every N steps: the kept "
+                   "weights of smallest magnitude leave, as many new ones join at value 0 (default: fixed masks)")
+    p.add_argument("--rewire-fraction", type=float, metavar="F",
+                   help=f"fraction of each matrix's kept weights replaced per rewiring, in (0, 1) "
+                   f"(default {DEFAULTS['rewire_fraction']})")
+    p.add_argument("--rewire-grow", choices=("random",), help="where new weights go (default random)")
     p.add_argument("--trace", metavar="FILE", help="write the training run's operation trace to FILE")
     p.add_argument("--checkpoint", metavar="FILE", help="save the trainer state to FILE (.npz)")
     p.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
@@ -90,7 +98,8 @@ def _settings(args):
         "method": args.method, "n_hidden": args.hidden, "weight_density": args.weight_density,
         "threshold_mean": args.threshold_mean, "epochs": args.epochs, "lr": args.lr, "lr_decay": args.lr_decay,
         "optimizer": args.optimizer, "update_every": args.update_every, "clip_norm": args.clip_norm,
-        "seed": args.seed, "shared_masks": args.shared_masks,
+        "seed": args.seed, "shared_masks": args.shared_masks, "rewire_every": args.rewire_every,
+        "rewire_fraction": args.rewire_fraction, "rewire_grow": args.rewire_grow,
     }
     base = {"task": args.task, "task_options": _task_options(args.task_option)}
     if args.resume:  # settings come from the checkpoint; options given must agree (epochs may grow)
@@ -101,6 +110,8 @@ def _settings(args):
         base["pseudo_derivative"] = tuple(base.get("pseudo_derivative", DEFAULTS["pseudo_derivative"]))
     else:
         base.update(DEFAULTS)
+    if args.rewire_every is not None and args.rewire_every < 1:
+        raise UsageError(f"--rewire-every must be >= 1 (omit it for fixed masks), got {args.rewire_every}")
     base.update({k: v for k, v in given.items() if v is not None})
     gamma, eps = base["pseudo_derivative"]
     pseudo = (gamma if args.pseudo_gamma is None else args.pseudo_gamma, eps if args.pseudo_width is None else args.pseudo_width)
@@ -123,6 +134,8 @@ _RULES = (
     ("lr_decay", "--lr-decay", lambda v: 0.0 < v <= 1.0, "lie in (0, 1]"),
     ("pseudo_derivative", "--pseudo-width", lambda v: math.isfinite(v[1]) and v[1] > 0, "be > 0"),
     ("pseudo_derivative", "--pseudo-gamma", lambda v: math.isfinite(v[0]) and v[0] >= 0, "be >= 0"),
+    ("rewire_every", "--rewire-every", lambda v: v >= 0, "be >= 1 (omit it for fixed masks)"),
+    ("rewire_fraction", "--rewire-fraction", lambda v: 0.0 < v < 1.0, "lie in (0, 1)"),
 )
 
 

@@ -26,6 +26,7 @@ METRICS: dict[str, str] = {
     "trace_samples": "sequences (samples) in the simulated trace",
     "trace_macs": "multiply-accumulates recorded in the trace",
     "trained_sequences": "sequences seen in training (epochs x training-set size)",
+    "rewire_events": "mask rewirings during training (rtrl.rewire; 0 with fixed masks)",
     "influence_fill_mean": "RTRL: mean fraction of non-zero entries of the influence matrix over the traced steps",
     "influence_fill_end": "RTRL: fraction of non-zero entries of the influence matrix after a traced sequence's last step",
     "influence_fill_single_column": "RTRL: fraction of the influence matrix's columns with at most one non-zero "

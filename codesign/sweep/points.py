@@ -44,6 +44,8 @@ class ModelPoint:
     update_every: str
     pseudo_derivative_gamma: float = 0.3
     shared_masks: bool = False
+    rewire_every: int = 0
+    rewire_fraction: float = 0.1
 
     @property
     def key(self) -> str:
@@ -57,7 +59,7 @@ class ModelPoint:
 
 
 #: ModelPoint fields added after stores existed, with the value every earlier point had.
-_LATER_FIELDS = {"pseudo_derivative_gamma": 0.3, "shared_masks": False}
+_LATER_FIELDS = {"pseudo_derivative_gamma": 0.3, "shared_masks": False, "rewire_every": 0, "rewire_fraction": 0.1}
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,8 @@ def _model_point(spec: SweepSpec, values: dict[str, Any], training: dict[str, An
         update_every=t.update_every,
         pseudo_derivative_gamma=float(values["pseudo_derivative_gamma"]),
         shared_masks=bool(values["shared_masks"]),
+        rewire_every=int(t.rewire_every),
+        rewire_fraction=float(t.rewire_fraction),
     )
 
 

@@ -133,6 +133,8 @@ class Training(_Strict):
     learning_rate: PositiveFloat = 0.01
     optimizer: Literal["sgd", "adam"] = "adam"
     update_every: Literal["auto", "step", "sequence"] = "auto"  # auto: per step for RTRL, per sequence for BPTT
+    rewire_every: NonNegativeInt = 0  # steps between mask rewirings at sequence boundaries (0 = fixed masks)
+    rewire_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
 
 
 class TrainingOverride(_Strict):
@@ -144,6 +146,8 @@ class TrainingOverride(_Strict):
     trace_sequences: PositiveInt | None = None
     learning_rate: PositiveFloat | None = None
     update_every: Literal["auto", "step", "sequence"] | None = None
+    rewire_every: NonNegativeInt | None = None
+    rewire_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
 
 
 class IncludedModel(_Strict):

@@ -114,6 +114,7 @@ def build_row(point: SweepPoint, model_result: dict[str, Any], metrics: dict[str
         "seed": m.seed,
         # weight updates: every step or once per sequence ("auto": per step for RTRL, per sequence for BPTT)
         "update_every": m.update_every if m.update_every != "auto" else ("sequence" if m.method == "bptt" else "step"),
+        "rewire_every": m.rewire_every,
     }
     row.update({f"hw.{k}": v for k, v in hw.overrides})
     row.update({k: v for k, v in model_result.items() if k not in HOST_ONLY_KEYS})

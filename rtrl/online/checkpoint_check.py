@@ -60,7 +60,7 @@ def check_progress(path, doc: dict, progress_cls) -> None:
              for name, f in fields.items()}
     check_fields(path, "progress", progress, types)
     for name in ("epoch", "index", "sequences", "steps", "updates", "fired_sum", "support_sum", "active_sum", "epoch_labelled",
-                 "max_state_bytes"):
+                 "max_state_bytes", "rewire_events", "rewired_at_step"):
         if progress[name] < 0:
             raise _fail(path, f"progress.{name}", f"must be >= 0, got {progress[name]}")
     if not all(isinstance(e, dict) for e in progress["events"]):
@@ -113,7 +113,7 @@ def check_arrays(path, arrays: dict[str, np.ndarray], params: dict, learner_stat
                                                   f"unknown {sorted(set(got) - set(learner_shapes))})")
         for k, v in got.items():
             _check_array(path, f"{prefix}learner/{k}", v, learner_shapes[k])
-    namespaces = tuple(f"{p}{n}/" for p in ("", "snapshot/") for n in ("params", "optimizer", "learner"))
+    namespaces = tuple(f"{p}{n}/" for p in ("", "snapshot/") for n in ("params", "optimizer", "learner", "masks"))
     monitor = {f"monitor/{k}" for k in monitor_keys}
     for k in arrays:
         if k not in monitor and not k.startswith(namespaces):
@@ -127,12 +127,34 @@ def check_arrays(path, arrays: dict[str, np.ndarray], params: dict, learner_stat
             raise _fail(path, f"monitor/{k}", f"expected a 1-D array, got shape {v.shape}")
 
 
+def check_masks(path, arrays: dict[str, np.ndarray], masks: dict[str, np.ndarray]) -> None:
+    """The rewired weight masks a checkpoint may hold (``masks/`` and ``snapshot/masks/``): all of
+    them or none, uint8 0/1 of each matrix's shape, with the model's number of kept weights."""
+    for prefix in ("masks", "snapshot/masks"):
+        got = unpack(prefix, arrays)
+        if not got:
+            continue
+        if set(got) != set(masks):
+            raise _fail(path, prefix, f"names differ (missing {sorted(set(masks) - set(got))}, "
+                                      f"unknown {sorted(set(got) - set(masks))})")
+        for name, v in got.items():
+            field = f"{prefix}/{name}"
+            if v.shape != masks[name].shape or v.dtype != np.uint8:
+                raise _fail(path, field, f"expected uint8 {masks[name].shape}, got {v.dtype} {v.shape}")
+            if np.any(v > 1):
+                raise _fail(path, field, "expected 0/1 entries")
+            if int(v.sum()) != int(masks[name].sum()):
+                raise _fail(path, field, f"keeps {int(v.sum())} weights, the model {int(masks[name].sum())} "
+                                         "(rewiring keeps each matrix's count)")
+
+
 #: Types of the run settings a checkpoint stores (``run``), by field of ``RunSettings``.
 RUN_TYPES: dict[str, tuple] = {
     "task": (str,), "task_options": (dict,), "method": (str,), "n_hidden": (int,), "weight_density": (float,),
     "threshold_mean": (float,), "pseudo_derivative": (list,), "epochs": (int,), "lr": (float,),
     "optimizer": (str,), "update_every": (int, None), "clip_norm": (float,), "lr_decay": (float,),
-    "seed": (int,), "dtype": (str,), "shared_masks": (bool,),
+    "seed": (int,), "dtype": (str,), "shared_masks": (bool,), "rewire_every": (int,), "rewire_fraction": (float,),
+    "rewire_grow": (str,),
 }
 
 
@@ -149,7 +171,8 @@ def check_run(path, run) -> dict:
         "epochs": lambda v: v >= 0, "lr": lambda v: 0 < v < float("inf"), "clip_norm": lambda v: 0 <= v < float("inf"),
         "update_every": lambda v: v is None or v >= 0, "lr_decay": lambda v: 0 < v <= 1, "seed": lambda v: v >= 0,
         "optimizer": lambda v: v in ("sgd", "adam"), "method": lambda v: v in ("sparse_rtrl", "dense_rtrl", "bptt"),
-        "dtype": lambda v: v in ("float32", "float64"),
+        "dtype": lambda v: v in ("float32", "float64"), "rewire_every": lambda v: v >= 0,
+        "rewire_fraction": lambda v: 0 < v < 1, "rewire_grow": lambda v: v in ("random",),
     }
     for key, ok in ranges.items():
         if key in run and not ok(run[key]):

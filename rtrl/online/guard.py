@@ -12,7 +12,7 @@ state), multiplying the learning rate by ``lr_cut`` and appending a :class:`Guar
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -62,6 +62,7 @@ class Snapshot:
     params: dict[str, np.ndarray]
     optimizer: dict[str, np.ndarray]
     learner: dict[str, np.ndarray]
+    masks: dict[str, np.ndarray] = field(default_factory=dict)  # the weight masks then (rewiring)
 
 
 def all_finite(arrays: dict[str, np.ndarray]) -> bool:

@@ -25,6 +25,7 @@ class TrainKPIs:
     six masked weight matrices. ``step_time_ms``: wall time per training step including weight
     updates (ms). ``learning_state_bytes``: the learner's state as stored (largest seen).
     ``bptt_state_bytes``: what BPTT keeps for one training sequence. ``guard_events``: rollbacks.
+    ``rewire_events``: mask rewirings (rtrl.rewire).
     """
 
     test_accuracy: float
@@ -37,6 +38,7 @@ class TrainKPIs:
     learning_state_bytes: int
     bptt_state_bytes: int
     guard_events: int
+    rewire_events: int = 0
 
     def to_dict(self) -> dict:
         """Plain dict; a non-finite float (e.g. train_loss of a 0-epoch run) becomes None so the
@@ -56,6 +58,7 @@ class TrainKPIs:
             f"learning state        {self.learning_state_bytes:8d} bytes",
             f"BPTT state (same T)   {self.bptt_state_bytes:8d} bytes",
             f"guard events          {self.guard_events:8d} rollbacks",
+            f"rewire events         {self.rewire_events:8d} mask rewirings",
         ]
 
 

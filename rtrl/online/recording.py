@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from accel_sim.trace.schema import OpRecord, record_rows
+from rtrl.model import INPUT_WEIGHTS, RECURRENT_WEIGHTS
 
 
 class StepRecorder:
@@ -41,6 +42,22 @@ class StepRecorder:
         if self._open:
             self._open = False
             self.inner.end_step()
+
+    def mask_changes(self, model, edits) -> None:
+        """A rewiring (``rtrl.rewire`` edits) as mask-change records of the trace's declared
+        patterns (``W_in``: W_u, W_r, W_z stacked; ``R``: R_u, R_r, R_z stacked; flat row-major
+        positions), taking effect from the next step."""
+        record = getattr(self.inner, "mask_change", None)
+        if record is None:
+            return
+        by_name = {e.name: e for e in edits}
+        for pattern, names in (("W_in", INPUT_WEIGHTS), ("R", RECURRENT_WEIGHTS)):
+            removed, added = [], []
+            for g, name in enumerate(names):
+                offset = g * model.masks[name].size
+                removed.append(by_name[name].removed + offset)
+                added.append(by_name[name].added + offset)
+            record(self.step + 1, pattern, np.concatenate(removed), np.concatenate(added))
 
     def weight_update(self, op: int, n_updated: int) -> None:
         """The trainer's update of ``n_updated`` parameters, as the learner's declared op ``op``

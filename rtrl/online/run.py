@@ -41,6 +41,9 @@ class RunSettings:
     seed: int = 0
     dtype: str = "float32"
     shared_masks: bool = False  # one mask for R_u, R_r, R_z (rtrl.model.EGRU)
+    rewire_every: int = 0  # steps between mask rewirings at sequence boundaries (rtrl.rewire; 0 = fixed)
+    rewire_fraction: float = 0.1
+    rewire_grow: str = "random"
 
     def resolved_update_every(self) -> int:
         if self.update_every is not None:
@@ -99,6 +102,7 @@ def fit_task(
         epochs=settings.epochs, lr=settings.lr, optimizer=settings.optimizer,
         update_every=settings.resolved_update_every(), clip_norm=settings.clip_norm,
         lr_decay=settings.lr_decay, seed=settings.seed, guard=guard or GuardConfig(),
+        rewire_every=settings.rewire_every, rewire_fraction=settings.rewire_fraction, rewire_grow=settings.rewire_grow,
     )
     trainer = OnlineTrainer(model, learner, config, recorder=recorder)
     if resume is not None:
@@ -120,9 +124,10 @@ def fit_task(
         activity_active=progress.active_sum / (steps * model.n_hidden),
         weight_density=kept_weight_fraction(model.masks),
         step_time_ms=1e3 * progress.time_s / steps,
-        learning_state_bytes=int(max(progress.max_state_bytes, learner.state_bytes())),
+        learning_state_bytes=int(max(progress.max_state_bytes, trainer.learner.state_bytes())),
         bptt_state_bytes=int(bptt.state_bytes()),
         guard_events=len(progress.events),
+        rewire_events=int(progress.rewire_events),
     )
     return TrainResult(kpis, test, trainer.events, progress, model, settings)
 

@@ -17,10 +17,11 @@ from typing import Callable
 
 import numpy as np
 
+from rtrl.rewire import RewireConfig, rewire
 from rtrl.tasks import Dataset, Sequence
 
 from .checkpoint import check_writable, load_checkpoint, pack, save_checkpoint, unpack
-from .checkpoint_check import check_arrays, check_progress, check_run
+from .checkpoint_check import check_arrays, check_masks, check_progress, check_run
 from .guard import GuardConfig, GuardEvent, LossMonitor, Snapshot, all_finite
 from .optim import OPTIMIZERS, clip_by_global_norm, make_optimizer
 from .recording import StepRecorder, n_updated_params
@@ -41,6 +42,9 @@ class TrainConfig:
     shuffle: bool = True
     seed: int = 0
     guard: GuardConfig = field(default_factory=GuardConfig)
+    rewire_every: int = 0  # steps between mask rewirings (rtrl.rewire; 0 = fixed masks)
+    rewire_fraction: float = 0.1
+    rewire_grow: str = "random"
 
     def __post_init__(self) -> None:
         if self.epochs < 0:
@@ -55,6 +59,10 @@ class TrainConfig:
             raise ValueError(f"lr_decay must lie in (0, 1], got {self.lr_decay}")
         if not (self.clip_norm >= 0):
             raise ValueError(f"clip_norm must be >= 0 (0 = off), got {self.clip_norm}")
+        self.rewiring()  # validates the rewiring fields
+
+    def rewiring(self) -> RewireConfig:
+        return RewireConfig(self.rewire_every, self.rewire_fraction, self.rewire_grow)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -74,6 +82,8 @@ class Progress:
     fired_sum: int = 0
     support_sum: int = 0
     active_sum: int = 0  # units in fired ∪ support, summed over steps
+    rewire_events: int = 0  # mask rewirings so far (rtrl.rewire)
+    rewired_at_step: int = 0  # progress.steps at the last rewiring
     epoch_loss_sum: float = 0.0
     epoch_labelled: int = 0
     epoch_losses: list[float] = field(default_factory=list)  # mean loss per finished epoch
@@ -141,6 +151,7 @@ class OnlineTrainer:
                 self._run_sequence(data[int(order[pos.index])])
                 pos.index += 1
                 pos.sequences += 1
+                self._maybe_rewire()
                 if checkpoint and checkpoint_every and pos.sequences % checkpoint_every == 0:
                     self.save(checkpoint, meta)
                 if on_progress is not None:
@@ -215,6 +226,41 @@ class OnlineTrainer:
             self.recorder.weight_update(self.learner.ops["weight_update"], n_updated_params(model.params, model.masks))
         return True
 
+    # -- rewiring --------------------------------------------------------------------------
+    def _maybe_rewire(self) -> None:
+        """At a sequence boundary: rewire the masks once ``rewire_every`` steps have passed since
+        the last rewiring (rtrl.rewire), rebuild the learner for them, zero the optimizer's
+        state at every changed entry and record the mask changes in the trace."""
+        cfg, pos = self.config.rewiring(), self.progress
+        if not cfg.every or pos.steps - pos.rewired_at_step < cfg.every:
+            return
+        rng = np.random.default_rng([self.config.seed, pos.rewire_events])  # resumes identically
+        edits = rewire(self.model, cfg.fraction, rng)
+        self.learner = self.learner.rebuilt()
+        self._forget_optimizer_state(edits)
+        pos.rewire_events += 1
+        pos.rewired_at_step = pos.steps
+        if self.recorder is not None:
+            self.recorder.mask_changes(self.model, edits)
+
+    def _forget_optimizer_state(self, edits) -> None:
+        """Optimizer moments of removed and added entries start over at zero."""
+        state = self.optimizer.get_state()
+        for key, value in state.items():
+            name = key.split(".", 1)[-1]
+            for edit in edits:
+                if edit.name == name and value.ndim == 2:
+                    flat = value.reshape(-1)
+                    flat[edit.removed] = 0
+                    flat[edit.added] = 0
+        self.optimizer.set_state(state)
+
+    def _restore_masks(self, masks: dict[str, np.ndarray]) -> None:
+        """Put the model on ``masks`` (a snapshot's or checkpoint's) and rebuild the learner if they differ."""
+        if masks and any(not np.array_equal(masks[k], self.model.masks[k]) for k in masks):
+            self.model.set_masks({k: np.asarray(v, bool) for k, v in masks.items()})
+            self.learner = self.learner.rebuilt()
+
     # -- guard -----------------------------------------------------------------------------
     def _take_snapshot(self) -> Snapshot:
         return Snapshot(
@@ -222,6 +268,7 @@ class OnlineTrainer:
             params={k: v.copy() for k, v in self.model.params.items()},
             optimizer=self.optimizer.get_state(),
             learner=self._learner_state(),
+            masks={k: m.copy() for k, m in self.model.masks.items()},
         )
 
     def _learner_state(self) -> dict[str, np.ndarray]:
@@ -239,6 +286,7 @@ class OnlineTrainer:
 
     def _rollback(self, reason: str) -> None:
         snap, pos = self.snapshot, self.progress
+        self._restore_masks(snap.masks)  # first: the snapshot's parameters are zero off its masks
         self.model.set_params({k: v.copy() for k, v in snap.params.items()})
         self.optimizer.set_state(snap.optimizer)
         self._set_learner_state(snap.learner)
@@ -264,6 +312,9 @@ class OnlineTrainer:
             **pack("snapshot/optimizer", self.snapshot.optimizer),
             **pack("snapshot/learner", self.snapshot.learner),
         }
+        if self.progress.rewire_events:  # fixed masks are rebuilt from the seed; rewired ones are stored
+            arrays.update(pack("masks", {k: m.astype(np.uint8) for k, m in self.model.masks.items()}))
+            arrays.update(pack("snapshot/masks", {k: m.astype(np.uint8) for k, m in self.snapshot.masks.items()}))
         doc = {
             "progress": asdict(self.progress),
             "snapshot_step": self.snapshot.step,
@@ -278,14 +329,18 @@ class OnlineTrainer:
         check_progress(path, doc, Progress)
         check_arrays(path, arrays, self.model.params, self._learner_state(), self.monitor.get_state())
         run = check_run(path, doc.get("run", {}))
+        check_masks(path, arrays, self.model.masks)
         try:
+            self._restore_masks({k: v.astype(bool) for k, v in unpack("masks", arrays).items()})
             self.model.set_params(unpack("params", arrays))
             self.optimizer.set_state(unpack("optimizer", arrays))
             self._set_learner_state(unpack("learner", arrays))
             self.monitor.set_state(unpack("monitor", arrays))
             snap = unpack("snapshot", arrays)
             self.snapshot = Snapshot(
-                doc["snapshot_step"], unpack("params", snap), unpack("optimizer", snap), unpack("learner", snap)
+                doc["snapshot_step"], unpack("params", snap), unpack("optimizer", snap), unpack("learner", snap),
+                {k: v.astype(bool) for k, v in unpack("masks", snap).items()} or
+                {k: m.copy() for k, m in self.model.masks.items()},
             )
             self.progress = Progress(**doc["progress"])
         except (KeyError, TypeError, ValueError) as exc:

@@ -28,6 +28,8 @@ BAD = [
     ({"schema": "accel-sim/sweep/9"}, "schema"),
     ({"sampling": {"mode": "random"}}, "sampling"),
     ({"training": {"epochs": 0}}, "training.epochs"),
+    ({"training": {"rewire_fraction": 1.5}}, "training.rewire_fraction"),
+    ({"training": {"rewire_every": -1}}, "training.rewire_every"),
     ({"hardware": {"configs": ["missing.yaml"]}}, "hardware.configs.0"),
     ({"hardware": {"configs": ["alpha.yaml"], "set": {"pe_array.rows": []}}}, "hardware.set.pe_array.rows"),
     ({"evaluator": {"kind": "synthetic", "work_ms": -1}}, "evaluator.work_ms"),

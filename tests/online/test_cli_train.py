@@ -11,7 +11,7 @@ from rtrl.online import KPI_KEYS
 TINY = ["--task", "copy", "--task-option", "n_train=6", "--task-option", "n_test=3",
         "--task-option", "pattern_length=2", "--hidden", "6", "--epochs", "1", "--quiet"]
 
-ISSUE_KEYS = {"test_accuracy", "train_loss", "activity_fired", "activity_support", "activity_active", "weight_density",
+ISSUE_KEYS = {"test_accuracy", "train_loss", "activity_fired", "activity_support", "activity_active", "weight_density", "rewire_events",
               "step_time_ms", "learning_state_bytes", "bptt_state_bytes", "guard_events"}
 
 
