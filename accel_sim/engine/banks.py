@@ -46,10 +46,9 @@ def conflict_factor(rows: np.ndarray | None, cols: np.ndarray | None, shape: tup
         np.add.at(touched.T, col_word, cols.T.astype(np.float64))  # members per column word
         touched = (touched > 0).astype(np.float64)
     h_c = _histogram_dense(touched, np.arange(n_words) % banks, banks)
-    r = max(h_r.shape[0], h_c.shape[0])
-    loads = np.zeros((r, banks))
-    for o in range(banks):  # cyclic convolution of the row offsets and the column words' banks
-        loads += h_r[:, o:o + 1] * np.roll(h_c, o, axis=1)
+    shift = (np.arange(banks)[None, :] - np.arange(banks)[:, None]) % banks  # [o, b] = (b - o) mod banks
+    r = max(h_r.shape[0], h_c.shape[0])  # cyclic convolution of the row offsets and the column words' banks
+    loads = np.einsum("ro,rob->rb", np.broadcast_to(h_r, (r, banks)), np.broadcast_to(h_c[:, shift], (r, banks, banks)))
     total = loads.sum(axis=1)
     return np.where(total > 0, banks * loads.max(axis=1) / np.where(total > 0, total, 1.0), 1.0)
 
