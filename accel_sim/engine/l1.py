@@ -160,3 +160,20 @@ class TileEngine:
             tl.counter("pe_array_utilization", int(t0), busy / (end - t0))
             for lv, cycles in port_busy.items():
                 tl.counter(f"sram:{lv}_port_utilization", int(t0), cycles / (end - t0))
+        imbalance_counters(tl, d, first, first + len(spans), t0, end)
+
+
+def imbalance_counters(tl, d: Demand, first: int, stop: int, t0: float, end: float) -> None:
+    """Per-step counters of the work over the PEs, for ops ``first:stop`` of one step that started at
+    cycle ``t0`` and ended at ``end``: ``pe_imbalance`` (busiest / mean PE MACs over the step's ops the
+    mapping spreads, MAC-weighted; 1 when none), ``pe_imbalance_cycles`` (array cycles the step lost
+    behind its busiest PEs) and ``pe_work_utilization`` (fraction of the step the PE array works,
+    net of the PEs idling behind the busiest one: array cycles less imbalance cycles over the step)."""
+    if d.pe_busiest is None:
+        return
+    mean = float(d.pe_mean[first:stop].sum())
+    tl.counter("pe_imbalance", int(t0), float(d.pe_busiest[first:stop].sum()) / mean if mean > 0 else 1.0)
+    tl.counter("pe_imbalance_cycles", int(t0), float(d.imbalance_cycles[first:stop].sum()))
+    if end > t0:
+        busy = float((d.array_cycles[first:stop] - d.imbalance_cycles[first:stop]).sum())
+        tl.counter("pe_work_utilization", int(t0), busy / (end - t0))

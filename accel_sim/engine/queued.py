@@ -46,6 +46,7 @@ def queued_steps(engine, d: Demand):
     while i < n:
         step = steps[i]
         t0 = float(env.now)
+        first = i
         dr = ix = dw = arr = issue = t0
         free = [t0] * len(servers)
         pending: deque = deque()  # (array start, bytes) of delivered tiles, oldest first
@@ -112,7 +113,10 @@ def queued_steps(engine, d: Demand):
         stall["writeback"] += end - arr
         durations.append(end - t0)
         if engine.timeline is not None:
+            from accel_sim.engine.l1 import imbalance_counters
+
             engine.timeline.span("step", f"step {step}", int(t0), int(np.ceil(end)), step)
+            imbalance_counters(engine.timeline, d, first, i, t0, end)
         t.events += 1
         yield timeout(max(end - env.now, 0.0))
     t.step_cycles.append(np.asarray(durations))

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from accel_sim import load_config, simulate_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,3 +42,31 @@ def test_sram_levels_get_spans_inside_the_compute_stage_and_utilization_counters
     resident = result.to_dict()["memory_bytes"]["peak_resident"]
     assert occupancy == {f"sram:{lv}_occupancy_bytes": b for lv, b in resident.items()}
     assert resident[cfg.placement("influence").level] >= result.to_dict()["memory_bytes"]["influence"]
+
+
+def _by_track(counters, track):
+    return [v for t, _, v in counters if t == track]
+
+
+def test_imbalance_counters_add_up_to_the_result_and_vanish_when_balanced():
+    trace = ROOT / "traces" / "sparse_rtrl_h16.arrows"
+    for overrides in ({}, {"pe_array.operand_queue_bytes": 4096}):
+        cfg = load_config(ROOT / "hw_configs" / "sparse_skipping.yaml", overrides)
+        tl = Collector()
+        result = simulate_file(trace, cfg, "L1", timeline=tl)
+        w = result.to_dict()["workload"]
+        lost = _by_track(tl.counters, "pe_imbalance_cycles")
+        ratio = _by_track(tl.counters, "pe_imbalance")
+        assert len(lost) == len(ratio) == result.n_steps  # one per step (every step has ops)
+        assert sum(lost) == pytest.approx(w["imbalance_cycles"])
+        assert all(1.0 - 1e-9 <= r <= w["pe_imbalance_worst_op"] + 1e-9 for r in ratio)
+        assert w["imbalance_cycles"] == 0 or max(ratio) > 1.0
+        if not overrides:
+            util = _by_track(tl.counters, "pe_array_utilization")
+            work = _by_track(tl.counters, "pe_work_utilization")
+            assert all(0.0 <= u <= a + 1e-9 for u, a in zip(work, util))
+    cfg = load_config(ROOT / "hw_configs" / "sparse_skipping.yaml", {"mapping.distribution": {"default": "balanced"}})
+    tl = Collector()
+    simulate_file(trace, cfg, "L1", timeline=tl)
+    assert set(_by_track(tl.counters, "pe_imbalance")) == {1.0}
+    assert set(_by_track(tl.counters, "pe_imbalance_cycles")) == {0.0}
