@@ -137,7 +137,8 @@ def result_columns(result: dict[str, Any], steps: int | None = None) -> dict[str
         if isinstance(value, (int, float)):
             row[f"utilization.{resource}"] = float(value)
     workload = result.get("workload") or {}
-    for key in ("pe_imbalance", "pe_imbalance_worst_op", "imbalance_cycles"):
+    for key in ("pe_imbalance", "pe_imbalance_worst_op", "imbalance_cycles", "bank_conflict_cycles",
+                "operand_queue_peak_bytes", "operand_queue_full_cycles"):
         if isinstance(workload.get(key), (int, float)):
             row[key] = float(workload[key])
     steps = max(int(steps or result.get("n_steps") or 0), 1)
