@@ -193,8 +193,9 @@ def config_columns(config: Any) -> dict[str, Any]:
     for kind, place in config.mapping.tensors.items():
         for level, fmt in place.formats.items():
             formats.append(f"{kind}@{level}: {fmt.type}")
-    if config.sparsity.handling == "skipping":
-        formats.append(f"structured tensors: {config.index_units.format}")
+    structured = config.sparsity.structured(config.index_units.format)
+    if structured != "uncompressed":
+        formats.append(f"structured tensors: {structured}")
     row["formats"] = "; ".join(formats) or "uncompressed"
     row["tensor_levels"] = "; ".join(f"{kind}: {' > '.join(place.levels)}" for kind, place in config.mapping.tensors.items())
     for name, lv in config.sram.items():

@@ -130,12 +130,22 @@ class SparseAction(_Strict):
 
 
 class Sparsity(_Strict):
-    """``handling`` is a shorthand for ``actions``: none = no actions; gating = gate the MACs on
-    A's and B's zeros (zeros are still fetched); skipping = skip A on B, B on A, Z and the MACs on
-    A and B, and store every structured tensor in ``index_units.format``. Give one or the other."""
+    """``handling`` is a shorthand for ``actions`` and ``structured_format``: none = no actions;
+    gating = gate the MACs on A's and B's zeros (zeros are still fetched); skipping = skip A on B,
+    B on A, Z and the MACs on A and B, and store every structured tensor in
+    ``index_units.format``. Give one or the other. ``structured_format``: the format of every
+    tensor whose trace declares a structure (a static pattern, per-step rows / cols) at the
+    levels where its kind's mapping names no format (default: uncompressed)."""
 
     handling: Literal["none", "gating", "skipping"] = "none"
     actions: list[SparseAction] = Field(default_factory=list)
+    structured_format: Literal["uncompressed", "bitmap", "csr", "coo", "csc"] | None = None
+
+    def structured(self, index_format: str) -> str:
+        """The format structured tensors get (the shorthand's, or ``structured_format``)."""
+        if self.structured_format is not None:
+            return self.structured_format
+        return index_format if self.handling == "skipping" else "uncompressed"
 
 
 class StorageFormat(_Strict):
@@ -257,6 +267,9 @@ class HardwareConfig(_Strict):
         if self.sparsity.actions and self.sparsity.handling != "none":
             raise _FieldProblem("sparsity.actions", "give either sparsity.handling (a shorthand) or sparsity.actions, "
                                 f"not both (handling is {self.sparsity.handling!r})")
+        if self.sparsity.structured_format is not None and self.sparsity.handling != "none":
+            raise _FieldProblem("sparsity.structured_format", "give either sparsity.handling (a shorthand) or "
+                                f"sparsity.structured_format, not both (handling is {self.sparsity.handling!r})")
         for i, act in enumerate(self.sparsity.actions):
             where = f"sparsity.actions.{i}"
             if act.target not in names | {"compute"}:

@@ -12,7 +12,8 @@ gate them (every action on one of its operands conditions the MACs too).
 Shorthand expansions (``sparsity.handling``): ``none``: no actions; ``gating``: the MACs are gated
 on A's and B's zeros (operands are still fetched); ``skipping``: A is skipped on B's zeros, B on
 A's, Z and the MACs on both, and every tensor with a declared structure (pattern or restrictions)
-is stored in ``index_units.format`` at its levels.
+is stored in ``index_units.format`` at its levels (``sparsity.structured_format`` says the same
+explicitly).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def storage_format(config: HardwareConfig, header: TraceHeader, tensor_index: in
     if level in place.formats:
         return place.formats[level]
     structured = t.pattern is not None or t.rows is not None or t.cols is not None
-    if config.sparsity.handling == "skipping" and structured:
-        return StorageFormat(type=config.index_units.format)
+    if structured:
+        return StorageFormat(type=config.sparsity.structured(config.index_units.format))
     return StorageFormat(type="uncompressed")
 
 

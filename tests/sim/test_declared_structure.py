@@ -77,7 +77,8 @@ def test_dense_rtrl_zeros_are_visible_to_skipping_hardware():
     given decoders that keep up (one slow decoder can make skipping slower: test_sparsity_memory)."""
     with_index_units = [c.stem for c in SHIPPED if load_config(c).index_units.count > 0]
     assert len(with_index_units) >= 3
-    fast = {"index_units.count": 16, "index_units.indices_per_cycle": 64.0, "sparsity.actions": []}
+    fast = {"index_units.count": 16, "index_units.indices_per_cycle": 64.0, "sparsity.actions": [],
+            "sparsity.structured_format": None}
     for config in with_index_units:
         skip = simulate_file(SAMPLES["dense_rtrl"], load_config(CONFIGS / f"{config}.yaml",
                                                                 {**fast, "sparsity.handling": "skipping"}), "L1")

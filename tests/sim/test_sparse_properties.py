@@ -91,7 +91,8 @@ def test_skipping_never_slower_than_gating_and_gating_never_costlier_than_none(m
     rng = np.random.default_rng(seed)
     trace = sparse_matmul_trace(rng.random((m, k)) < da, rng.random((k, n)) < db, word_bytes=2)
     base = load_config(CONFIGS / f"{config}.yaml")
-    overrides = {"sparsity.handling": "none", "mapping.distribution": {"default": "balanced"}, **FAST_DECODERS}
+    overrides = {"sparsity.handling": "none", "sparsity.structured_format": None,
+                 "mapping.distribution": {"default": "balanced"}, **FAST_DECODERS}
     if compressed:
         overrides[f"mapping.tensors.weights.formats"] = {base.placement("weights").level: "csr"}
 
@@ -108,7 +109,7 @@ def test_skipping_never_slower_than_gating_and_gating_never_costlier_than_none(m
 @pytest.mark.parametrize("fmt", ["bitmap", "coo", "csr", "csc", {"type": "rle", "run_bits": 3}])
 def test_formats_on_dense_data_cost_the_dense_traffic_plus_their_metadata(fmt):
     m, k, n = 24, 40, 8
-    base = {"sparsity.handling": "none"}
+    base = {"sparsity.actions": [], "sparsity.structured_format": None}  # no sparse actions, nothing compressed
     plain = simulate(*gemm_trace(m, k, n, word_bytes=2), load_config(CONFIGS / "sparse_skipping.yaml", base), "L0")
     packed_cfg = load_config(CONFIGS / "sparse_skipping.yaml", {**base, "mapping.tensors.weights.formats": {"weights": fmt}})
     packed = simulate(*gemm_trace(m, k, n, word_bytes=2), packed_cfg, "L0")

@@ -11,7 +11,7 @@ GATING = CONFIGS / "sparse_gating.yaml"
 
 
 def _spmm(handling, **extra):
-    cfg = load_config(GATING, {"sparsity.handling": handling, **extra})
+    cfg = load_config(GATING, {"sparsity.actions": [], "sparsity.handling": handling, **extra})
     header, chunks = spmm_trace(64, 96, 48, density=0.1, seed=1, word_bytes=2)
     return simulate(header, chunks, cfg, "L1")
 
