@@ -48,8 +48,8 @@ from accel_sim.engine.dataflow import gemm_cost
 from accel_sim.engine.placement import Placement
 from accel_sim.hardware.actions import OpPlan, PartPlan, plan
 from accel_sim.hardware.components import build_components
-from accel_sim.hardware.formats import bits_for
-from accel_sim.trace.header import MATMUL_KINDS, OP_KINDS, TraceHeader
+from accel_sim.hardware.formats import bits_for, rle_padding
+from accel_sim.trace.header import MATMUL_KINDS, OP_KINDS, TraceHeader, static_entries
 from accel_sim.trace.work import ROLE_A, ROLE_B, ROLE_Z, OpWork, PartWork, Spread, WorkModel
 
 #: Energy by component kind, as results and sweeps report it.
@@ -118,6 +118,7 @@ class Costing:
         self.hardware = build_components(config)
         self.work = WorkModel(header)
         self.plans = plan(config, header)
+        self.padding = self._rle_padding()
         self.spread = self._spreads()
         self.banks = BankModel(config, header, self.plans, self.work)
         self.labels = header.labels
@@ -143,6 +144,29 @@ class Costing:
                 out[oid] = Spread(axis, self.config.pe_array.n_pes, order == "interleaved", frozenset(skip))
         return out
 
+    def _rle_padding(self) -> dict[tuple[int, int], float]:
+        """{(op, part): padding entries per stored non-zero} of the parts stored run-length coded:
+        a zero run longer than the field holds forces padding entries, which are fetched and
+        multiplied like data (formats.rle_padding, on the tensor's static pattern)."""
+        out = {}
+        for oid, op_plan in enumerate(self.plans):
+            for k, pp in enumerate(op_plan.parts):
+                if pp.fmt.type != "rle":
+                    continue
+                t = self.header.tensors[pp.tensor]
+                entries = static_entries(self.header, t)
+                if entries is None or entries[0].size == 0:
+                    continue
+                pad = rle_padding(entries[0] * t.shape[1] + entries[1], pp.fmt.run_bits)
+                if pad:
+                    out[(oid, k)] = pad / entries[0].size
+        return out
+
+    def _padded(self, oid: int, parts: list[PartWork]) -> list[PartWork]:
+        """``parts`` with each run-length part's non-zeros grown by its padding entries."""
+        return [replace(p, nonzero=np.minimum(p.dense, p.nonzero * (1.0 + self.padding[(oid, k)])))
+                if (oid, k) in self.padding else p for k, p in enumerate(parts)]
+
     # ------------------------------------------------------------------ per batch
 
     def demand(self, step_ids: np.ndarray, set_bits: np.ndarray, ops: dict[str, np.ndarray],
@@ -163,9 +187,17 @@ class Costing:
         executed = w.dense.astype(np.float64)
         actual = executed.copy()
         pairs_cache = {}
-        for oid, parts in by_op.items():
+        for oid in list(by_op):
+            if any((oid, k) in self.padding for k in range(len(by_op[oid]))):
+                ratios = [1.0 + self.padding.get((oid, k), 0.0) for k in range(len(by_op[oid]))]
+                by_op[oid] = self._padded(oid, by_op[oid])
+            else:
+                ratios = None
+            parts = by_op[oid]
             rows, p = parts[0].rows, self.plans[oid]
             pairs = pairs_cache[oid] = _Pairs(w, rows, parts)
+            if ratios is not None:
+                pairs.pad({part.role: r for part, r in zip(parts, ratios)})
             executed[rows] = pairs.computes(p.compute_skip)
             actual[rows] = pairs.computes(p.compute_skip | p.compute_gate)
         gated = executed - actual
@@ -411,6 +443,17 @@ class _Pairs:
             b_nz = next(p.nonzero for p in parts if p.role == ROLE_B).astype(np.float64)
             self._pairs = {frozenset(): self.pairs_dense, frozenset({ROLE_A}): a_nz * n, frozenset({ROLE_B}): m * b_nz,
                            frozenset({ROLE_A, ROLE_B}): self.effectual - self.scale_effectual}
+
+    def pad(self, growth: dict[int, float]) -> None:
+        """Padding entries of run-length operands (``growth``: role -> 1 + padding per non-zero)
+        pair with the other operand like their non-zeros (independence: pairs grow by the product)."""
+        g = np.prod([growth.get(r, 1.0) for r in (ROLE_A, ROLE_B)])
+        if self.matmul:
+            both = frozenset({ROLE_A, ROLE_B})
+            cap = np.minimum(self._pairs[frozenset({ROLE_A})], self._pairs[frozenset({ROLE_B})])
+            self._pairs[both] = np.minimum(self._pairs[both] * g, cap)
+        else:
+            self.effectual = np.minimum(self.effectual * g, self.dense)
 
     def computes(self, conds: frozenset[int]) -> np.ndarray:
         """MACs (or operations) surviving the zeros of ``conds``."""
