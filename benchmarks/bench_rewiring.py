@@ -2,7 +2,8 @@
 sequence boundaries, drop the smallest weights, grow as many at random), sparse RTRL online on
 digits and copy, weight density 0.1 and 0.25, 3 seeds: test accuracy, active fraction, per-step
 time, and the simulated energy per sample of the trained model on `sparse_skipping` (L0, 8 test
-sequences recorded; the simulator does not cost the rewiring itself yet).
+sequences recorded); and what one rewiring costs there (energy and cycles per event, from a
+recorded training run that rewires at every sequence boundary: accel_sim/engine/rewiring.py).
 
 Writes the ``rewiring`` section of benchmarks/RESULTS.md.
 Run: .venv/bin/python benchmarks/bench_rewiring.py   (about 3 minutes on 2 cores; ``--quick`` to smoke-test)
@@ -46,6 +47,33 @@ class Run:
     step_ms: float
     energy_per_sample_pj: float
     rewire_events: int
+    event_pj: float = float("nan")  # one rewiring's energy on sparse_skipping (rewired runs)
+    event_cycles: float = float("nan")
+
+
+def rewiring_event_cost(settings, trained, task) -> tuple[float, float]:
+    """(pJ, cycles) per rewiring on sparse_skipping (L0): a copy of the ``trained`` model trained on
+    6 sequences of the task, rewiring at every sequence boundary, recorded and simulated."""
+    from rtrl.online import OnlineTrainer, TrainConfig
+    from rtrl.online.run import make_model
+
+    model = make_model(settings, task)
+    model.set_masks(trained.masks)
+    model.set_params({k: np.array(v) for k, v in trained.params.items()})
+    data = task.train
+    config = load_config(ROOT / "hw_configs" / "sparse_skipping.yaml")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "rw.arrows"
+        sub = type(data)(data.xs[:6], data.targets[:6])
+        with open_trace_writer(path, model, "sparse_rtrl", history_steps=data.xs.shape[1]) as writer:
+            trainer = OnlineTrainer(model, make_learner(model, "sparse_rtrl"),
+                                    TrainConfig(epochs=1, lr=1e-3, rewire_every=1, rewire_fraction=REWIRE["rewire_fraction"],
+                                                shuffle=False), recorder=writer)
+            trainer.fit(sub)
+        result = simulate_file(str(path), config, "L0")
+    label = result.by_label.get("rewiring", {})
+    events = max(int(label.get("events", 0)), 1)
+    return float(label.get("energy_pj", 0.0)) / events, float(result.stall_cycles.get("rewiring", 0.0)) / events
 
 
 def simulated_energy(model, data) -> float:
@@ -70,8 +98,9 @@ def run(task: str, density: float, rewired: bool, seed: int) -> Run:
     result = fit_task(settings)
     k = result.kpis
     energy = simulated_energy(result.model, build_task(settings).test)
+    event = rewiring_event_cost(settings, result.model, build_task(settings)) if rewired else (float("nan"),) * 2
     out = Run(task, density, rewired, seed, k.test_accuracy, k.activity_active, k.step_time_ms, energy,
-              k.rewire_events)
+              k.rewire_events, *event)
     print(f"  {task} rho={density} {'rewired' if rewired else 'fixed'} seed={seed}: acc {100 * out.accuracy:.1f} %, "
           f"active {out.active:.3f}, {out.step_ms:.3f} ms/step, {out.energy_per_sample_pj / 1e6:.3f} µJ/sample, "
           f"{out.rewire_events} rewirings", flush=True)
@@ -87,9 +116,10 @@ def main() -> None:
              f"({TASKS['copy']['n_train']}); rewired: every {REWIRE['rewire_every']} steps at the next sequence "
              f"boundary, {REWIRE['rewire_fraction']:.0%} of each matrix's weights replaced (smallest out, random in); "
              f"mean ± std over seeds {', '.join(map(str, SEEDS))}. Energy: the trained model's sparse-RTRL trace of "
-             f"{TRACED} test sequences on `sparse_skipping`, L0 (the rewiring itself is not costed).", "",
-             "| task | density | masks | accuracy % | active | ms/step | energy per sample | rewirings |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"{TRACED} test sequences on `sparse_skipping`, L0. Per rewiring: energy and cycles of one event there "
+             "(changed weights written, the CSR index rebuilt; a training run rewiring at every sequence boundary).", "",
+             "| task | density | masks | accuracy % | active | ms/step | energy per sample | rewirings | per rewiring |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for task in TASKS:
         for d in DENSITIES:
             for rewired in (False, True):
@@ -98,7 +128,9 @@ def main() -> None:
                 lines.append(f"| {task} | {d} | {'rewired' if rewired else 'fixed'} | {acc.mean():.1f} ± {acc.std():.1f} | "
                              f"{np.mean([r.active for r in rs]):.3f} | {np.mean([r.step_ms for r in rs]):.3f} | "
                              f"{np.mean([r.energy_per_sample_pj for r in rs]) / 1e6:.3f} µJ | "
-                             f"{np.mean([r.rewire_events for r in rs]):.0f} |")
+                             f"{np.mean([r.rewire_events for r in rs]):.0f} | "
+                             + (f"{np.mean([r.event_pj for r in rs]) / 1e3:.1f} nJ, {np.mean([r.event_cycles for r in rs]):.0f} cycles |"
+                                if rewired else "– |"))
     verdicts = []
     for task in TASKS:
         for d in DENSITIES:

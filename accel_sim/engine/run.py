@@ -16,6 +16,7 @@ from accel_sim.engine.l1 import TileEngine
 from accel_sim.engine.l2 import FineEngine
 from accel_sim.engine.placement import Placement
 from accel_sim.engine.report import build_result
+from accel_sim.engine.rewiring import rewiring_work
 from accel_sim.engine.totals import Totals
 from accel_sim.errors import InputError
 from accel_sim.result import SimResult
@@ -67,7 +68,8 @@ def _simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: Hardwar
     costing = Costing(config, header)
     totals = Totals(config, header)
     layout = SetLayout.of(header)
-    for batch in _batches(chunks, layout):
+    changes: list = []  # mask-change records (rewiring), costed once the steps are done
+    for batch in _batches(chunks, layout, changes):
         totals.add_steps(batch.set_bits)
         if batch.n_ops:
             demand = costing.demand(batch.step_ids, batch.set_bits, batch.ops, placement)
@@ -81,6 +83,10 @@ def _simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: Hardwar
             timeline.counter(f"sram:{level}_occupancy_bytes", 0, resident)
     drained = totals.add_drain(placement.drain_at_end())
     engine.drain(drained)
+    if changes:
+        work = rewiring_work(config, header, placement, changes)
+        totals.add_rewiring(work)
+        engine.timing.add_rewiring(work.cycles(config))
     timing = engine.finish()
     return build_result(config, header, fidelity, timing, totals, placement, peak,
                         wall_seconds=time.perf_counter() - wall)
@@ -100,14 +106,13 @@ def simulate_file(path, config: HardwareConfig, fidelity: str = "L1", timeline=N
         raise InputError(f"{path}: {exc}") from None
 
 
-def _batches(chunks: Iterable[TraceChunk], layout: SetLayout) -> Iterator[Batch]:
-    """Concatenate chunks into batches of about BATCH_OPS ops that hold whole steps only."""
+def _batches(chunks: Iterable[TraceChunk], layout: SetLayout, changes: list) -> Iterator[Batch]:
+    """Concatenate chunks into batches of about BATCH_OPS ops that hold whole steps only; their
+    mask-change records go to ``changes``."""
     parts: list[TraceChunk] = []
     n_ops = 0
     for chunk in chunks:
-        if chunk.mask_changes:
-            raise InputError(f"the trace changes weight masks at step {chunk.mask_changes[0].step} (rewiring); "
-                             "this simulator does not cost mask changes yet")
+        changes.extend(chunk.mask_changes)
         parts.append(chunk)
         n_ops += chunk.n_ops
         if n_ops >= BATCH_OPS:

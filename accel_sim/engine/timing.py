@@ -10,7 +10,7 @@ import numpy as np
 from accel_sim.config.schema import HardwareConfig
 
 RESOURCES = ("pe_array", "compute_stage", "dram_read", "dram_write", "index_units", "interconnect")
-STALLS = ("dram", "index", "sram_port", "interconnect", "writeback", "imbalance")
+STALLS = ("dram", "index", "sram_port", "interconnect", "writeback", "imbalance", "rewiring")
 
 
 @dataclass
@@ -58,6 +58,11 @@ class Timing:
         self.cycles += t
         self.busy["dram_write"] += t
         self.stall["writeback"] += t
+
+    def add_rewiring(self, cycles: float) -> None:
+        """Mask rewirings (accel_sim.engine.rewiring): done while the pipeline is drained."""
+        self.cycles += cycles
+        self.stall["rewiring"] += cycles
 
     def close_stalls(self) -> None:
         """Put any idle time not attributed yet (rounding, zero-compute ops) under 'dram'."""

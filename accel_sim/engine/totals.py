@@ -130,6 +130,26 @@ class Totals:
         self.drain_energy = energy + total * 8.0 * self.config.dram.energy_pj_per_bit
         return total
 
+    def add_rewiring(self, work) -> None:
+        """Account the mask rewirings' bytes and energy (accel_sim.engine.rewiring.RewiringWork)."""
+        energy = 0.0
+        for direction, per_level in (("read", work.sram_read), ("write", work.sram_write)):
+            for lv, b in per_level.items():
+                spec = self.config.sram[lv]
+                e = -(-b // spec.width_bytes) * (spec.read_energy_pj if direction == "read" else spec.write_energy_pj)
+                (self.sram_read if direction == "read" else self.sram_write)[lv] += b
+                key = (f"sram.{lv}", direction)
+                self.action_energy[key] = self.action_energy.get(key, 0.0) + e
+                self.sram_energy[lv] += e
+                self.energy["sram"] += e
+                energy += e
+        dram = (work.dram_read + work.dram_write) * 8.0 * self.config.dram.energy_pj_per_bit
+        self.dram_read += work.dram_read
+        self.dram_write += work.dram_write
+        self.energy["dram"] += dram
+        self.rewiring = {"ops": int(work.records), "macs": 0, "compute_cycles": 0.0, "energy_pj": energy + dram,
+                         "dram_bytes": int(work.dram_read + work.dram_write), "events": int(work.events)}
+
     def by_label(self) -> dict[str, dict[str, float]]:
         out = {}
         for i, name in enumerate(self.labels):
@@ -141,6 +161,8 @@ class Totals:
                     "energy_pj": float(self.label_energy[i]),
                     "dram_bytes": int(self.label_dram[i]),
                 }
+        if getattr(self, "rewiring", None):
+            out["rewiring"] = dict(self.rewiring)
         if getattr(self, "drain_bytes", 0):
             out["writeback_at_end"] = {"ops": 0, "macs": 0, "compute_cycles": 0.0,
                                        "energy_pj": float(self.drain_energy), "dram_bytes": int(self.drain_bytes)}

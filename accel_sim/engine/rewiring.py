@@ -1,0 +1,76 @@
+"""What rewiring the weight masks costs the hardware (the trace's mask-change records, written by
+``rtrl.rewire`` at sequence boundaries, where the pipeline is drained and M is zero).
+
+Per mask-change record of a pattern, for every weights tensor declared with that pattern, at the
+level it is stored at (DRAM if it spilled):
+
+* the changed values: the entries that left and those that joined are written (word bytes each);
+* the index: a compressed format's metadata is rebuilt whole (read and written: inserting an
+  entry shifts every coordinate after it), ``formats.stored`` on the pattern's size; an
+  uncompressed tensor has none.
+
+The influence matrix needs no work: at a sequence boundary it is zero, and the new columns of the
+layout start at zero. The steps after a rewiring are still costed against the header's initial
+patterns (same counts per matrix; the positions differ). Time: the levels' ports and the DRAM
+channel work in parallel, the slowest sets the cycles, added once per rewiring after the drain of
+the pipeline (a ``rewiring`` stall). Units: bytes, cycles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from accel_sim.config.schema import HardwareConfig
+from accel_sim.engine.placement import Placement
+from accel_sim.hardware.actions import storage_format
+from accel_sim.hardware.formats import stored
+from accel_sim.trace.schema import MaskChange, TraceHeader
+
+LABEL = "rewiring"
+
+
+@dataclass
+class RewiringWork:
+    """Bytes moved by all rewirings of a trace: ``sram_read`` / ``sram_write`` per level,
+    ``dram_read`` / ``dram_write``; ``events`` (distinct steps) and ``records``."""
+
+    events: int = 0
+    records: int = 0
+    sram_read: dict[str, int] = field(default_factory=dict)
+    sram_write: dict[str, int] = field(default_factory=dict)
+    dram_read: int = 0
+    dram_write: int = 0
+
+    def cycles(self, config: HardwareConfig) -> float:
+        """The slowest resource's cycles: each level's bytes over its ports x width, DRAM's over its bandwidth."""
+        times = [0.0]
+        for lv in set(self.sram_read) | set(self.sram_write):
+            spec = config.sram[lv]
+            per_cycle = spec.width_bytes * spec.ports
+            times.append((self.sram_read.get(lv, 0) + self.sram_write.get(lv, 0)) / per_cycle)
+        times.append((self.dram_read + self.dram_write) / config.dram.bandwidth_bytes_per_cycle)
+        return max(times)
+
+
+def rewiring_work(config: HardwareConfig, header: TraceHeader, placement: Placement,
+                  changes: list[MaskChange]) -> RewiringWork:
+    work = RewiringWork(events=len({c.step for c in changes}), records=len(changes))
+    word = config.pe_array.word_bytes
+    for change in changes:
+        for ti, t in enumerate(header.tensors):
+            if t.pattern != change.pattern or t.kind != "weights":
+                continue
+            level = placement.chain[ti][-1]
+            fmt = storage_format(config, header, ti, level)
+            rows, cols = t.shape
+            meta = 0
+            if fmt.type != "uncompressed":
+                meta = -(-stored(fmt.type, rows, cols, header.patterns[t.pattern].nnz, 0, fmt.run_bits).metadata_bits // 8)
+            values = int(round((change.removed.size + change.added.size) * word))
+            if ti in placement.spilled:
+                work.dram_read += meta
+                work.dram_write += values + meta
+            else:
+                work.sram_read[level] = work.sram_read.get(level, 0) + meta
+                work.sram_write[level] = work.sram_write.get(level, 0) + values + meta
+    return work

@@ -1,0 +1,64 @@
+"""The simulator costs a rewiring (accel_sim/engine/rewiring.py): the changed values and, for a
+compressed format, the rebuilt index, at the weights' level (DRAM if they spilled), under its own
+label; the same trace without its mask-change records differs by exactly that."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from accel_sim import load_config, simulate
+from accel_sim.hardware.formats import stored
+from accel_sim.trace.io import TraceReader
+from codesign.cli import main
+from tests.sim.helpers import CONFIGS
+
+
+@pytest.fixture(scope="module")
+def rewired_trace(tmp_path_factory):
+    path = tmp_path_factory.mktemp("rw") / "run.arrows"
+    args = ["train", "--task", "copy", "--task-option", "n_train=8", "--task-option", "n_test=3",
+            "--task-option", "pattern_length=2", "--hidden", "7", "--weight-density", "0.4", "--epochs", "2",
+            "--rewire-every", "9", "--rewire-fraction", "0.3", "--trace", str(path), "--quiet"]
+    assert main(args) == 0
+    reader = TraceReader(str(path))
+    return reader.header, list(reader.chunks())
+
+
+@pytest.mark.parametrize("config,overrides", [
+    ("sparse_skipping", {}),  # weights compressed (csr) on chip
+    ("dense_baseline", {}),  # uncompressed: values only
+    ("sparse_skipping", {"sram.weights.size_bytes": 64}),  # the weights spill: DRAM traffic
+])
+@pytest.mark.parametrize("fidelity", ["L0", "L1", "L2"])
+def test_rewiring_costs_its_values_and_index(rewired_trace, config, overrides, fidelity):
+    header, chunks = rewired_trace
+    cfg = load_config(CONFIGS / f"{config}.yaml", overrides)
+    changes = [mc for c in chunks for mc in c.mask_changes]
+    assert changes
+    bare = [dataclasses.replace(c, mask_changes=()) for c in chunks]
+    with_rw, without = simulate(header, chunks, cfg, fidelity), simulate(header, bare, cfg, fidelity)
+    label = with_rw.by_label["rewiring"]
+    assert label["events"] == len({mc.step for mc in changes}) and label["ops"] == len(changes)
+    assert "rewiring" not in without.by_label
+    # by hand: every record rewrites its changed values and, if compressed, its whole index
+    word = cfg.pe_array.word_bytes
+    weights = {t.pattern: (i, t) for i, t in enumerate(header.tensors) if t.kind == "weights" and t.pattern}
+    moved = 0
+    for mc in changes:
+        ti, t = weights[mc.pattern]
+        fmt = cfg.sparsity.structured(cfg.index_units.format)
+        meta = 0 if fmt == "uncompressed" else -(-stored(fmt, *t.shape, header.patterns[t.pattern].nnz).metadata_bits // 8)
+        moved += (mc.removed.size + mc.added.size) * word + 2 * meta
+    spilled = "W_in" in with_rw.spilled_tensors or "R" in with_rw.spilled_tensors
+    dram = with_rw.traffic_bytes["dram_read"] + with_rw.traffic_bytes["dram_write"] - (
+        without.traffic_bytes["dram_read"] + without.traffic_bytes["dram_write"])
+    assert dram == (pytest.approx(moved) if spilled else 0)
+    assert label["dram_bytes"] == (moved if spilled else 0)
+    extra_energy = with_rw.energy_pj["total"] - without.energy_pj["total"]
+    leak = with_rw.energy_pj["leakage"] - without.energy_pj["leakage"]
+    assert extra_energy - leak == pytest.approx(label["energy_pj"], rel=1e-9)
+    assert label["energy_pj"] > 0
+    assert with_rw.cycles > without.cycles and with_rw.stall_cycles["rewiring"] > 0
+    assert with_rw.stall_cycles["rewiring"] == pytest.approx(with_rw.cycles - without.cycles, abs=1.0)
