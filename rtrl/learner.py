@@ -94,15 +94,21 @@ class Learner:
     def _options(self) -> dict:
         return {}
 
-    def grads(self) -> dict[str, np.ndarray]:
-        """Gradient of the summed loss since the last reset/zero_grad; masked entries are 0.
-        Arrays on the model's device (CuPy arrays on the GPU)."""
+    #: Whether ``grads(masked=False)`` holds the gradient of masked-out weights too (as if they
+    #: existed at value 0): dense RTRL and BPTT compute it, sparse RTRL has no column for them.
+    has_dense_gradient = True
+
+    def grads(self, masked: bool = True) -> dict[str, np.ndarray]:
+        """Gradient of the summed loss since the last reset/zero_grad; masked entries are 0 unless
+        ``masked`` is False (see ``has_dense_gradient``). Arrays on the model's device (CuPy
+        arrays on the GPU)."""
         grads = self._recurrent_grads()
         grads["thr"] = grads["thr"] + self._thr_direct
         grads["W_o"] = self._dW_o.copy()
         grads["b_o"] = self._db_o.copy()
-        for name, mask in self.model.device_masks.items():
-            grads[name] = self.xp.where(mask, grads[name], 0).astype(self.model.dtype)
+        if masked:
+            for name, mask in self.model.device_masks.items():
+                grads[name] = self.xp.where(mask, grads[name], 0).astype(self.model.dtype)
         return grads
 
     # -- shared pieces ----------------------------------------------------------------------

@@ -18,7 +18,7 @@ import numpy as np
 from rtrl.backend import to_host
 from rtrl.model import MASKED
 
-GROW_MODES = ("random",)
+GROW_MODES = ("random", "gradient")
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class RewireConfig:
 
     every: int = 0
     fraction: float = 0.1
-    grow: str = "random"
+    grow: str = "random"  # or "gradient": the free entries with the largest |gradient| (RigL)
 
     def __post_init__(self) -> None:
         if not isinstance(self.every, (int, np.integer)) or isinstance(self.every, bool) or self.every < 0:
@@ -49,11 +49,14 @@ class MaskEdit:
     added: np.ndarray
 
 
-def rewire(model, fraction: float, rng: np.random.Generator) -> list[MaskEdit]:
+def rewire(model, fraction: float, rng: np.random.Generator, scores: dict[str, np.ndarray] | None = None
+           ) -> list[MaskEdit]:
     """Rewire every masked matrix of ``model`` in place (``EGRU.set_masks``); returns the edits.
     In each matrix, k = round(fraction x kept) kept weights of smallest |w| leave (ties: lower
-    flat index first) and k entries drawn uniformly from those neither kept nor just dropped join
-    at value 0 (fewer if there are not enough free entries)."""
+    flat index first) and k entries among those neither kept nor just dropped join at value 0
+    (fewer if there are not enough free entries): drawn uniformly, or, with ``scores`` (per
+    matrix, e.g. |gradient| of the masked-out weights), those of largest score (ties: lower flat
+    index first)."""
     masks, edits = {}, []
     params = {k: to_host(v) for k, v in model.params.items()}
     for name in MASKED:
@@ -67,7 +70,11 @@ def rewire(model, fraction: float, rng: np.random.Generator) -> list[MaskEdit]:
             continue
         magnitude = np.abs(params[name].ravel()[kept])
         removed = np.sort(kept[np.lexsort((kept, magnitude))[:k]])
-        added = np.sort(rng.choice(free, size=k, replace=False))
+        if scores is None:
+            added = np.sort(rng.choice(free, size=k, replace=False))
+        else:
+            score = np.asarray(to_host(scores[name]), np.float64).ravel()[free]
+            added = np.sort(free[np.lexsort((free, -score))[:k]])
         mask[removed] = False
         mask[added] = True
         masks[name] = mask.reshape(model.masks[name].shape)

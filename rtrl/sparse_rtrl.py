@@ -93,6 +93,8 @@ class SparseRTRL(InfluenceLearner):
          self._bias_rows, self._bias_cols) = device() if xp is np else cached(model, ("sparse_rtrl", "device"), device)
         super().__init__(model, lay, recorder)
 
+    has_dense_gradient = False  # masked weights have no column in M
+
     def _options(self) -> dict:
         return {"kernels": self._kernels_asked}
 

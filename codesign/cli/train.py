@@ -68,7 +68,9 @@ def register(subparsers) -> None:
     p.add_argument("--rewire-fraction", type=float, metavar="F",
                    help=f"fraction of each matrix's kept weights replaced per rewiring, in (0, 1) "
                    f"(default {DEFAULTS['rewire_fraction']})")
-    p.add_argument("--rewire-grow", choices=("random",), help="where new weights go (default random)")
+    p.add_argument("--rewire-grow", choices=("random", "gradient"),
+                   help="where new weights go: random, or the masked-out weights of largest |gradient| at the last "
+                   "update (dense_rtrl and bptt only; default random)")
     p.add_argument("--trace", metavar="FILE", help="write the training run's operation trace to FILE")
     p.add_argument("--checkpoint", metavar="FILE", help="save the trainer state to FILE (.npz)")
     p.add_argument("--checkpoint-every", type=int, default=0, metavar="N",

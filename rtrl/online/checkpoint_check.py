@@ -172,7 +172,7 @@ def check_run(path, run) -> dict:
         "update_every": lambda v: v is None or v >= 0, "lr_decay": lambda v: 0 < v <= 1, "seed": lambda v: v >= 0,
         "optimizer": lambda v: v in ("sgd", "adam"), "method": lambda v: v in ("sparse_rtrl", "dense_rtrl", "bptt"),
         "dtype": lambda v: v in ("float32", "float64"), "rewire_every": lambda v: v >= 0,
-        "rewire_fraction": lambda v: 0 < v < 1, "rewire_grow": lambda v: v in ("random",),
+        "rewire_fraction": lambda v: 0 < v < 1, "rewire_grow": lambda v: v in ("random", "gradient"),
     }
     for key, ok in ranges.items():
         if key in run and not ok(run[key]):

@@ -115,6 +115,10 @@ class OnlineTrainer:
         self.optimizer = make_optimizer(config.optimizer)
         self.monitor = LossMonitor(config.guard, model.n_out)
         self.progress = Progress(lr=config.lr)
+        if config.rewire_every and config.rewire_grow == "gradient" and not getattr(learner, "has_dense_gradient", False):
+            raise ValueError(f"rewire_grow 'gradient' needs the gradient of masked-out weights, which "
+                             f"{learner.method} does not compute (dense_rtrl and bptt do); use 'random'")
+        self._grow_scores: dict | None = None  # |gradient| of every weight at the last update (rewire_grow gradient)
         self.recorder = StepRecorder(recorder) if recorder is not None else None
         if self.recorder is not None:
             learner.recorder = self.recorder
@@ -202,7 +206,13 @@ class OnlineTrainer:
         if self.monitor.observe(mean_loss):
             self._rollback(f"loss spike ({mean_loss:.4g} nats)")
             return False
-        grads = self.learner.grads()
+        if self.config.rewire_every and self.config.rewire_grow == "gradient":
+            grads = self.learner.grads(masked=False)  # one backward pass: keep the dense gradient's size
+            self._grow_scores = {name: np.abs(np.asarray(grads[name])) for name in model.masks}
+            for name, mask in model.device_masks.items():
+                grads[name] = np.where(mask, grads[name], 0).astype(model.dtype)
+        else:
+            grads = self.learner.grads()
         if not all_finite(grads):
             self._rollback("non-finite gradient")
             return False
@@ -235,7 +245,8 @@ class OnlineTrainer:
         if not cfg.every or pos.steps - pos.rewired_at_step < cfg.every:
             return
         rng = np.random.default_rng([self.config.seed, pos.rewire_events])  # resumes identically
-        edits = rewire(self.model, cfg.fraction, rng)
+        scores = self._grow_scores if cfg.grow == "gradient" else None
+        edits = rewire(self.model, cfg.fraction, rng, scores)
         self.learner = self.learner.rebuilt()
         self._forget_optimizer_state(edits)
         pos.rewire_events += 1

@@ -47,7 +47,7 @@ def test_rewire_keeps_counts_drops_the_smallest_and_grows_at_zero(seed, density,
 
 
 def test_bad_rewire_settings_are_refused():
-    for bad in ({"every": -1}, {"fraction": 0.0}, {"fraction": 1.5}, {"grow": "gradient"}):
+    for bad in ({"every": -1}, {"fraction": 0.0}, {"fraction": 1.5}, {"grow": "magnitude"}):
         with pytest.raises(ValueError, match="rewire"):
             RewireConfig(**bad)
 
@@ -151,3 +151,35 @@ def test_sweep_specs_carry_the_rewiring_fields(tmp_path):
     assert {(p.model.rewire_every, p.model.rewire_fraction) for p in rewired} == {(20, 0.2)}
     assert {p.model.rewire_every for p in fixed} == {0}
     assert not {p.model.key for p in fixed} & {p.model.key for p in rewired}  # a different model point
+
+
+def test_gradient_growth_picks_the_largest_gradients():
+    model = EGRU(4, 9, 3, weight_density=0.3, seed=5, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    scores = {k: rng.random(model.masks[k].shape) for k in MASKED}
+    before = {k: m.copy() for k, m in model.masks.items()}
+    for e in rewire(model, 0.25, np.random.default_rng(1), scores):
+        free = np.flatnonzero(~before[e.name].ravel())
+        best = free[np.argsort(-scores[e.name].ravel()[free], kind="stable")[:e.added.size]]
+        assert np.array_equal(np.sort(best), e.added)
+
+
+def test_gradient_growth_trains_dense_rtrl_and_bptt_alike():
+    ref = _run("bptt", rewire_grow="gradient")
+    dense = _run("dense_rtrl", rewire_grow="gradient")
+    random_grown = _run("bptt")
+    assert ref.progress.rewire_events >= 2
+    assert any(not np.array_equal(ref.model.masks[k], random_grown.model.masks[k]) for k in MASKED)
+    for k in MASKED:
+        assert np.array_equal(dense.model.masks[k], ref.model.masks[k]), k
+    for k, v in ref.model.params.items():
+        np.testing.assert_allclose(dense.model.params[k], v, rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+def test_gradient_growth_needs_a_learner_with_the_dense_gradient(capsys):
+    with pytest.raises(ValueError, match="gradient"):
+        _run("sparse_rtrl", rewire_grow="gradient")
+    code = main(["train", "--task", "copy", "--task-option", "n_train=4", "--hidden", "4", "--quiet",
+                 "--rewire-every", "5", "--rewire-grow", "gradient"])
+    err = capsys.readouterr().err
+    assert code == 2 and "gradient" in err and "Traceback" not in err
