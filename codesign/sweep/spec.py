@@ -367,7 +367,11 @@ def parse_spec(data: Any, source: str = "<spec>", base_dir: str = ".") -> SweepS
         ctx_err = (err.get("ctx") or {}).get("error")
         if isinstance(ctx_err, _FieldProblem):
             raise ConfigError(source, ctx_err.field, ctx_err.problem) from None
-        loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
+        parts = tuple(err["loc"])
+        if err["type"] == "extra_forbidden" and parts:  # the last part is the unknown key itself, even "int"
+            loc = tuple(p for p in parts[:-1] if not _is_union_tag(p)) + parts[-1:]
+        else:
+            loc = tuple(p for p in parts if not _is_union_tag(p))
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             message = "required field is missing"

@@ -34,6 +34,7 @@ BAD = [
     ({"hardware": {"configs": ["alpha.yaml"], "set": {"pe_array.rows": []}}}, "hardware.set.pe_array.rows"),
     ({"evaluator": {"kind": "synthetic", "work_ms": -1}}, "evaluator.work_ms"),
     ({"surprise": 1}, "surprise"),
+    ({"int": 1}, "int"),  # a key named like a pydantic union tag (found by the spec fuzzer)
 ]
 
 
