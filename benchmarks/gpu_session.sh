@@ -82,9 +82,10 @@ EOF
     fi
     ls "$WHEELS"/*.whl > /dev/null 2>&1 \
         || { log "gpu_session: $WHEELS is empty: run 'prepare' where PyPI is reachable and carry it"; exit 2; }
-    $py -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+    SITE="$(mktemp -d)"  # a scratch site-packages for the carried wheels
+    $py -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" \
         "$WHEELS"/*.whl || { log "gpu_session: installing the carried wheels failed"; exit 2; }
-    export PYTHONPATH="/tmp/site:$PWD"
+    export PYTHONPATH="$SITE:$PWD"
     $py -c "import rtrl, accel_sim.trace.schema, simpy, pydantic, pytest, hypothesis" 2>&1 | tee -a "$OUT/session.md" \
         || { log "gpu_session: the project does not import here"; exit 2; }
     log ""

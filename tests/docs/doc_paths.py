@@ -27,8 +27,9 @@ GENERATED = {
     "benchmarks/RESULTS_GPU.md": "python benchmarks/gpu_check.py",
     "build/": "scratch space of the build and the GPU session scripts (ignored by git)",
 }
-#: Folders of a machine: a committed file must not depend on them.
-MACHINE_FOLDERS = ("/work/", "/home/", "/root/", "/tmp/", "/mnt/", "/Users/")
+#: Folders of a machine: a committed file must not depend on them (spelt from their names, so that
+#: this list is not itself a committed machine path).
+MACHINE_FOLDERS = tuple(f"/{name}/" for name in ("work", "home", "root", "tmp", "mnt", "Users"))
 DESIGN_CITATION = re.compile(r"DESIGN(\.md)?\s*§|DESIGN\.md")
 
 _TOKEN = re.compile(r"(?<![\w.:/@-])(?:\.{1,2}/)*[\w.*<>{}-]+(?:/[\w.*<>{}-]*)+")
