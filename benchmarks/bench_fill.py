@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._results import write_section  # noqa: E402
-from rtrl.fill import GROUPS, influence_fill  # noqa: E402
+from rtrl.fill import GROUPS, checkpoints, influence_fill  # noqa: E402
 from rtrl.online import RunSettings, build_task, fit_task  # noqa: E402
 
 QUICK = "--quick" in sys.argv
@@ -30,7 +30,6 @@ WORKLOADS = {  # name: (task, task options for training, sequences measured)
     "digits, 8 steps": ("digits", {"n_train": 60 if QUICK else 0}, 5 if QUICK else 40),
     "digits-events, 200 steps": ("digits-events", {"steps_per_row": 25, "n_train": 10 if QUICK else 150}, 2 if QUICK else 6),
 }
-CHECKPOINTS = (1, 2, 4, 8, 16, 32, 64, 128, 200)
 
 
 def main() -> None:
@@ -51,7 +50,7 @@ def main() -> None:
             fill = influence_fill(result.model, test.xs[:sequences], test.targets[:sequences])
             total, groups, single, alpha = fill.total, fill.groups, fill.single, fill.active
             T = total.size
-            for step in [c for c in CHECKPOINTS if c <= T]:
+            for step in checkpoints(T):
                 i = step - 1
                 lines.append(f"| {name} | {alpha:.3f} | {step} | {total[i]:.3f} | "
                              + " | ".join(f"{groups[g][i]:.3f}" for g in GROUPS)

@@ -28,7 +28,8 @@ Each crossover is where the two are equal (W* = m / h, (r - f - u) / b for laten
 The model is linear in W as BPTT's work is; it assumes the history stays at its storage level
 (``spill_window``: the W beyond which it would not, and costs rise further), so it understates
 BPTT's cost past that point. ``tests/codesign/test_regime.py`` checks it against a direct
-simulation of a longer sequence. Units: bytes, cycles, seconds, pJ.
+simulation of a 4x longer sequence (tolerances 2 % memory, 5 % energy, 10 % cycles; measured on
+2026-12-02: 0.0 %, +0.5 %, -2.7 %). Units: bytes, cycles, seconds, pJ.
 """
 
 from __future__ import annotations

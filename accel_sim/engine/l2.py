@@ -73,19 +73,9 @@ class FineEngine:
     def _step(self, ops):
         env, lat = self.env, float(self.config.dram.latency_cycles)
         plan = [(self._units(c, f, w, x), c, f, w, x, a) for c, f, w, x, a in ops]
-        arrived = [[env.event() for _ in range(u)] for u, *_ in plan]
-        decoded = [[env.event() for _ in range(u)] for u, *_ in plan]
+        arrived, decoded = _input_events(env, plan)
         computed = [[env.event() for _ in range(u)] for u, *_ in plan]
-        for k, (u, c, f, w, x, a) in enumerate(plan):  # data already on chip / nothing to decode
-            for j in range(u):
-                if f <= 0:
-                    arrived[k][j].succeed()
-                if x <= 0:
-                    decoded[k][j].succeed()
-
-        def land(delay, event):
-            yield env.timeout(delay)
-            event.succeed()
+        land = _land(env)
 
         def reader():
             for k, (u, c, f, w, x, a) in enumerate(plan):
@@ -140,21 +130,11 @@ class FineEngine:
         servers = [simpy.Resource(env, capacity=1) for _ in range(n_servers)]
         queue = simpy.Container(env, capacity=cap, init=0)
         plan = [(self._units(a, f, w, x, *dv), a, f, w, x, dv, b) for a, f, w, x, dv, b in ops]
-        arrived = [[env.event() for _ in range(u)] for u, *_ in plan]
-        decoded = [[env.event() for _ in range(u)] for u, *_ in plan]
+        arrived, decoded = _input_events(env, plan)
         delivered = [[None] * u for u, *_ in plan]
         issued = [[env.event() for _ in range(u)] for u, *_ in plan]
         computed = [[env.event() for _ in range(u)] for u, *_ in plan]
-        for k, (u, a, f, w, x, dv, b) in enumerate(plan):
-            for j in range(u):
-                if f <= 0:
-                    arrived[k][j].succeed()
-                if x <= 0:
-                    decoded[k][j].succeed()
-
-        def land(delay, event):
-            yield env.timeout(delay)
-            event.succeed()
+        land = _land(env)
 
         def reader():
             for k, (u, a, f, w, x, dv, b) in enumerate(plan):
@@ -230,6 +210,29 @@ class FineEngine:
     def finish(self) -> Timing:
         self.timing.close_stalls()
         return self.timing
+
+
+def _input_events(env, plan) -> tuple[list, list]:
+    """Per op of ``plan`` (entries ``(units, _, dram fetch, _, index work, ...)``) and unit: the
+    events 'its data arrived' and 'its indices are decoded', already fired where there is no DRAM
+    fetch / nothing to decode."""
+    arrived = [[env.event() for _ in range(u)] for u, *_ in plan]
+    decoded = [[env.event() for _ in range(u)] for u, *_ in plan]
+    for k, (u, _c, f, _w, x, *_rest) in enumerate(plan):
+        for j in range(u):
+            if f <= 0:
+                arrived[k][j].succeed()
+            if x <= 0:
+                decoded[k][j].succeed()
+    return arrived, decoded
+
+
+def _land(env):
+    """A process factory: fire ``event`` after ``delay`` cycles."""
+    def land(delay, event):
+        yield env.timeout(delay)
+        event.succeed()
+    return land
 
 
 def _grid(nbytes: float) -> float:

@@ -99,16 +99,7 @@ def load() -> NativeUpdate | None:
     if "lib" not in _loaded:
         product = None
         if os.environ.get("RTRL_NATIVE", "1") != "0":
-            product = _open(LIBRARY)
-            if product is None:
-                cached = cache_library()
-                if not _current(cached):
-                    try:
-                        cached.parent.mkdir(parents=True, exist_ok=True)
-                        build(cached)
-                    except OSError:
-                        pass  # no writable cache: the numba kernel runs
-                product = _open(cached)
+            product = _open(LIBRARY) or _open_or_build(cache_library())
         _loaded["lib"] = product
     return _loaded["lib"]  # type: ignore[return-value]
 
@@ -118,6 +109,20 @@ def cache_library() -> Path:
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "accel-sim"
     digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode() + cpu_fingerprint().encode())
     return root / f"_influence-{digest.hexdigest()[:16]}.so"
+
+
+def _open_or_build(library: Path) -> NativeUpdate | None:
+    """``library`` loaded, built there first if it is missing or for another CPU (None without a
+    compiler or a writable folder: the numba kernel runs)."""
+    product = _open(library)
+    if product is None:
+        try:
+            library.parent.mkdir(parents=True, exist_ok=True)
+            build(library)
+        except OSError:
+            return None
+        product = _open(library)
+    return product
 
 
 def _current(library: Path) -> bool:

@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from rtrl.backend import to_host
 from rtrl.rewire import RewireConfig, rewire
 from rtrl.tasks import Dataset, Sequence
 
@@ -208,9 +209,9 @@ class OnlineTrainer:
             return False
         if self.config.rewire_every and self.config.rewire_grow == "gradient":
             grads = self.learner.grads(masked=False)  # one backward pass: keep the dense gradient's size
-            self._grow_scores = {name: np.abs(np.asarray(grads[name])) for name in model.masks}
+            self._grow_scores = {name: np.abs(to_host(grads[name])) for name in model.masks}
             for name, mask in model.device_masks.items():
-                grads[name] = np.where(mask, grads[name], 0).astype(model.dtype)
+                grads[name] = model.xp.where(mask, grads[name], 0).astype(model.dtype)
         else:
             grads = self.learner.grads()
         if not all_finite(grads):
