@@ -20,6 +20,18 @@ class ConfigError(InputError):
         return type(self), (self.source, self.field, self.problem)
 
 
+class MaskChangeError(InputError):
+    """A trace's mask-change record that cannot apply: it removes an entry its pattern does not
+    hold, adds one it already holds, or comes after the steps it changes."""
+
+    def __init__(self, pattern: str, step: int, problem: str) -> None:
+        self.pattern, self.step, self.problem = pattern, step, problem
+        super().__init__(f"mask change of pattern {pattern!r} at step {step}: {problem}")
+
+    def __reduce__(self):
+        return type(self), (self.pattern, self.step, self.problem)
+
+
 class TraceFormatError(InputError):
     """A trace file that is truncated, corrupt, empty or of another schema version."""
 

@@ -50,6 +50,7 @@ from accel_sim.hardware.actions import OpPlan, PartPlan, plan
 from accel_sim.hardware.components import build_components
 from accel_sim.hardware.formats import bits_for, rle_padding
 from accel_sim.trace.header import MATMUL_KINDS, OP_KINDS, TraceHeader, static_entries
+from accel_sim.trace.schema import MaskChange
 from accel_sim.trace.work import ROLE_A, ROLE_B, ROLE_Z, OpWork, PartWork, Spread, WorkModel
 
 #: Energy by component kind, as results and sweeps report it.
@@ -144,17 +145,27 @@ class Costing:
                 out[oid] = Spread(axis, self.config.pe_array.n_pes, order == "interleaved", frozenset(skip))
         return out
 
-    def _rle_padding(self) -> dict[tuple[int, int], float]:
+    def apply(self, changes: list[MaskChange]) -> None:
+        """Mask-change records that take effect before the next batch (``accel_sim.trace.masks``):
+        the work model and the run-length padding follow the changed patterns."""
+        for change in changes:
+            self.work.apply(change)
+        if changes:  # only run-length parts are looked at
+            self.padding = self._rle_padding(replace(self.header, patterns=dict(self.work.patterns)))
+
+    def _rle_padding(self, header: TraceHeader | None = None) -> dict[tuple[int, int], float]:
         """{(op, part): padding entries per stored non-zero} of the parts stored run-length coded:
         a zero run longer than the field holds forces padding entries, which are fetched and
-        multiplied like data (formats.rle_padding, on the tensor's static pattern)."""
+        multiplied like data (formats.rle_padding, on the tensor's static pattern: ``header``'s,
+        by default the trace's)."""
+        header = header or self.header
         out = {}
         for oid, op_plan in enumerate(self.plans):
             for k, pp in enumerate(op_plan.parts):
                 if pp.fmt.type != "rle":
                     continue
-                t = self.header.tensors[pp.tensor]
-                entries = static_entries(self.header, t)
+                t = header.tensors[pp.tensor]
+                entries = static_entries(header, t)
                 if entries is None or entries[0].size == 0:
                     continue
                 pad = rle_padding(entries[0] * t.shape[1] + entries[1], pp.fmt.run_bits)

@@ -6,14 +6,14 @@ level it is stored at (DRAM if it spilled):
 
 * the changed values: the entries that left and those that joined are written (word bytes each);
 * the index: a compressed format's metadata is rebuilt whole (read and written: inserting an
-  entry shifts every coordinate after it), ``formats.stored`` on the pattern's size; an
-  uncompressed tensor has none.
+  entry shifts every coordinate after it), ``formats.stored`` on the pattern's size after the
+  change; an uncompressed tensor has none.
 
 The influence matrix needs no work: at a sequence boundary it is zero, and the new columns of the
-layout start at zero. The steps after a rewiring are still costed against the header's initial
-patterns (same counts per matrix; the positions differ). Time: the levels' ports and the DRAM
-channel work in parallel, the slowest sets the cycles, added once per rewiring after the drain of
-the pipeline (a ``rewiring`` stall). Units: bytes, cycles.
+layout start at zero. The steps after a rewiring are costed on the changed patterns (the work
+model applies each record from its step on, ``accel_sim.trace.masks``). Time: the levels' ports
+and the DRAM channel work in parallel, the slowest sets the cycles, added once per rewiring after
+the drain of the pipeline (a ``rewiring`` stall). Units: bytes, cycles.
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ def rewiring_work(config: HardwareConfig, header: TraceHeader, placement: Placem
                   changes: list[MaskChange]) -> RewiringWork:
     work = RewiringWork(events=len({c.step for c in changes}), records=len(changes))
     word = config.pe_array.word_bytes
-    for change in changes:
+    nnz = {name: p.nnz for name, p in header.patterns.items()}
+    for change in sorted(changes, key=lambda c: c.step):  # the order they take effect in
+        nnz[change.pattern] += change.added.size - change.removed.size
         for ti, t in enumerate(header.tensors):
             if t.pattern != change.pattern or t.kind != "weights":
                 continue
@@ -65,7 +67,7 @@ def rewiring_work(config: HardwareConfig, header: TraceHeader, placement: Placem
             rows, cols = t.shape
             meta = 0
             if fmt.type != "uncompressed":
-                meta = -(-stored(fmt.type, rows, cols, header.patterns[t.pattern].nnz, 0, fmt.run_bits).metadata_bits // 8)
+                meta = -(-stored(fmt.type, rows, cols, nnz[t.pattern], 0, fmt.run_bits).metadata_bits // 8)
             values = int(round((change.removed.size + change.added.size) * word))
             if ti in placement.spilled:
                 work.dram_read += meta

@@ -20,6 +20,7 @@ from accel_sim.engine.rewiring import rewiring_work
 from accel_sim.engine.totals import Totals
 from accel_sim.errors import InputError
 from accel_sim.result import SimResult
+from accel_sim.trace.masks import MaskSchedule
 from accel_sim.trace.schema import SetLayout, TraceChunk, TraceHeader
 
 ENGINES = {"L0": AnalyticEngine, "L1": TileEngine, "L2": FineEngine}
@@ -44,7 +45,10 @@ def simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: Hardware
     """Replay a trace on ``config`` at ``fidelity`` (L0 analytic, L1 tile-level, L2 fine-grained).
     ``timeline``: optional collector with ``span(track, name, start_cycle, end_cycle, step)`` and
     ``counter(track, cycle, value)`` (L1 only). ``progress(steps_done, ops_done)`` is called after
-    each batch of whole steps."""
+    each batch of whole steps. Mask-change records apply from their step on (the ops after a
+    rewiring are costed on the changed patterns, ``accel_sim.trace.masks``) and each rewiring
+    is costed itself (``accel_sim.engine.rewiring``); an impossible record raises
+    ``MaskChangeError``."""
     if fidelity not in ENGINES:
         raise InputError(f"unknown fidelity {fidelity!r}; choose one of {', '.join(ENGINES)}")
     try:
@@ -68,15 +72,19 @@ def _simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: Hardwar
     costing = Costing(config, header)
     totals = Totals(config, header)
     layout = SetLayout.of(header)
-    changes: list = []  # mask-change records (rewiring), costed once the steps are done
-    for batch in _batches(chunks, layout, changes):
-        totals.add_steps(batch.set_bits)
-        if batch.n_ops:
-            demand = costing.demand(batch.step_ids, batch.set_bits, batch.ops, placement)
-            totals.add(demand)
-            engine.run(demand)
+    schedule = MaskSchedule()  # mask-change records (rewiring): applied from their step on, costed at the end
+    for batch in _batches(chunks, layout, schedule):
+        for segment, due in _segments(batch, schedule):
+            costing.apply(due)
+            totals.add_steps(segment.set_bits)
+            if segment.n_ops:
+                demand = costing.demand(segment.step_ids, segment.set_bits, segment.ops, placement)
+                totals.add(demand)
+                engine.run(demand)
         if progress is not None:  # steps without ops count too
             progress(totals.n_steps, totals.n_ops)
+    costing.apply(schedule.rest())  # records after the last step change nothing, but must be valid
+    changes = schedule.records
     peak = placement.resident_bytes()  # footprints are declared: what each level holds is fixed
     if timeline is not None:
         for level, resident in peak.items():
@@ -106,13 +114,24 @@ def simulate_file(path, config: HardwareConfig, fidelity: str = "L1", timeline=N
         raise InputError(f"{path}: {exc}") from None
 
 
-def _batches(chunks: Iterable[TraceChunk], layout: SetLayout, changes: list) -> Iterator[Batch]:
+def _segments(batch: Batch, schedule: MaskSchedule) -> Iterator[tuple[Batch, list]]:
+    """The batch cut where mask-change records take effect: (segment, records due before it)."""
+    for lo, hi, due in schedule.segments(batch.step_ids):
+        if lo == 0 and hi == batch.step_ids.size:
+            yield batch, due
+            continue
+        op_step = batch.ops["step"]
+        a, b = np.searchsorted(op_step, batch.step_ids[lo]), np.searchsorted(op_step, batch.step_ids[hi - 1], "right")
+        yield Batch(batch.step_ids[lo:hi], batch.set_bits[lo:hi], {c: v[a:b] for c, v in batch.ops.items()}), due
+
+
+def _batches(chunks: Iterable[TraceChunk], layout: SetLayout, schedule: MaskSchedule) -> Iterator[Batch]:
     """Concatenate chunks into batches of about BATCH_OPS ops that hold whole steps only; their
-    mask-change records go to ``changes``."""
+    mask-change records go to ``schedule``."""
     parts: list[TraceChunk] = []
     n_ops = 0
     for chunk in chunks:
-        changes.extend(chunk.mask_changes)
+        schedule.add(chunk.step_ids, chunk.mask_changes)
         parts.append(chunk)
         n_ops += chunk.n_ops
         if n_ops >= BATCH_OPS:

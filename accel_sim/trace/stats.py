@@ -1,6 +1,7 @@
 """Summaries of a trace file (what ``accel-sim trace info`` prints): steps, ops, the learner's MACs
 beside the dense and effectual work derived from the declared structure, by label and by op, the
-declared tensors, and activity statistics of the recorded index sets.
+declared tensors, and activity statistics of the recorded index sets. The work of the ops after
+a rewiring is derived from the changed masks (``accel_sim.trace.masks``).
 
 Reads the file chunk by chunk, so memory stays bounded by one chunk; every integrity check of
 :class:`~accel_sim.trace.io.TraceReader` applies.
@@ -14,6 +15,7 @@ import numpy as np
 
 from accel_sim.trace.header import TraceHeader
 from accel_sim.trace.io import TraceReader
+from accel_sim.trace.masks import MaskSchedule
 from accel_sim.trace.work import WorkModel
 
 INFO_SCHEMA = "trace-info/2"
@@ -104,6 +106,18 @@ def _structure(h: TraceHeader, t) -> str:
     return ", ".join(words) or "dense"
 
 
+def _add_work(w, macs: np.ndarray, h: TraceHeader, by_label: dict, by_op: dict) -> None:
+    """Add a batch's work (``OpWork``) and the learner's ``macs`` per op to the totals by label and op."""
+    for totals, names, codes in ((by_label, h.labels, w.label), (by_op, [op.name for op in h.ops], w.op)):
+        for code in np.unique(codes).tolist():
+            sel = codes == code
+            t = totals[names[code]]
+            t.n_ops += int(sel.sum())
+            t.learner_macs += int(macs[sel].sum())
+            t.dense_ops += int(w.dense[sel].sum())
+            t.effectual_ops += int(w.effectual[sel].sum())
+
+
 def summarize(path: str) -> TraceSummary:
     """Read ``path`` completely and summarize it. Raises ``TraceFormatError`` for a bad file."""
     reader = TraceReader(path)
@@ -117,6 +131,7 @@ def summarize(path: str) -> TraceSummary:
     has_active = "fired" in layout.sizes and "support" in layout.sizes
     n_chunks = n_steps = n_ops = 0
     change_steps: list[int] = []
+    schedule = MaskSchedule()
     for chunk in reader.chunks():
         n_chunks += 1
         change_steps += [mc.step for mc in chunk.mask_changes]
@@ -126,17 +141,19 @@ def summarize(path: str) -> TraceSummary:
             set_counts[name].append(layout.counts(chunk.set_bits, name))
         if has_active:
             active.append((layout.masks(chunk.set_bits, "fired") | layout.masks(chunk.set_bits, "support")).sum(axis=1))
-        if not chunk.n_ops:
-            continue
-        w = work.batch(chunk.step_ids, chunk.set_bits, chunk.ops)
-        for totals, names, codes in ((by_label, h.labels, w.label), (by_op, [op.name for op in h.ops], w.op)):
-            for code in np.unique(codes).tolist():
-                sel = codes == code
-                t = totals[names[code]]
-                t.n_ops += int(sel.sum())
-                t.learner_macs += int(chunk.ops["macs"][sel].sum())
-                t.dense_ops += int(w.dense[sel].sum())
-                t.effectual_ops += int(w.effectual[sel].sum())
+        schedule.add(chunk.step_ids, chunk.mask_changes)
+        for lo, hi, due in schedule.segments(chunk.step_ids):  # the ops after a rewiring: its new masks
+            for change in due:
+                work.apply(change)
+            op_step = chunk.ops["step"]
+            a = np.searchsorted(op_step, chunk.step_ids[lo])
+            b = np.searchsorted(op_step, chunk.step_ids[hi - 1], "right")
+            if b > a:
+                _add_work(work.batch(chunk.step_ids[lo:hi], chunk.set_bits[lo:hi],
+                                     {c: v[a:b] for c, v in chunk.ops.items()}), chunk.ops["macs"][a:b], h,
+                          by_label, by_op)
+    for change in schedule.rest():
+        work.apply(change)  # checked like the others
     sets = {}
     for s in h.step_sets:
         counts = np.concatenate(set_counts[s.name]) if set_counts[s.name] else np.zeros(0, np.int64)

@@ -15,6 +15,11 @@ For each op of a batch of steps (vectorised over the steps):
 * ``index_count``: indices decoded per step: the members of per-step slicing sets and of the set
   an index_decode produces.
 
+Patterns are the header's until a mask-change record (rewiring) takes effect: from its step on
+the work model uses the pattern with the record applied (:meth:`WorkModel.apply`; callers cut
+batches where records take effect, ``accel_sim.trace.masks.MaskSchedule``), so every op after a
+rewiring is costed on the structure in force.
+
 These are properties of the trace alone (the learner's ``macs`` are kept only to cross-check
 them); what the hardware does with zeros is the simulator's choice (``accel_sim.engine.demand``).
 """
@@ -26,8 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from accel_sim.trace.header import MATMUL_KINDS, OP_KINDS, OpDecl, Part, Tensor, TraceHeader, set_names
-from accel_sim.trace.schema import SetLayout
+from accel_sim.trace.header import MATMUL_KINDS, OP_KINDS, OpDecl, Part, Pattern, Tensor, TraceHeader, set_names
+from accel_sim.trace.masks import apply_change
+from accel_sim.trace.schema import MaskChange, SetLayout
 
 ROLE_A, ROLE_B, ROLE_Z = 0, 1, 2
 
@@ -221,15 +227,15 @@ class WorkModel:
         self.sizes = {s.name: int(s.size) for s in header.index_sets}
         self.packed_bytes = {name: -(-size // 8) for name, size in self.sizes.items()}
         self._pair_luts: dict[tuple[int, int], np.ndarray] = {}
-        patterns = {name: sp.csr_matrix((np.ones(p.nnz, np.int8), p.indices, p.indptr), shape=p.shape)
-                    for name, p in header.patterns.items()}
-        tensor_index = {t.name: i for i, t in enumerate(header.tensors)}
-        luts: dict = {}
+        #: the patterns in force (the header's, then as mask-change records apply: :meth:`apply`)
+        self.patterns = dict(header.patterns)
+        self._csr = {name: _csr(p) for name, p in self.patterns.items()}
+        self._tensor_index = {t.name: i for i, t in enumerate(header.tensors)}
+        self._luts: dict = {}
         labels = header.labels
         self._ops = []
         for decl in header.ops:
-            frames = {role: [(tensor_index[p.tensor], _Frame(header.tensor(p.tensor), p, patterns, luts)) for p in parts]
-                      for role, parts in (("a", decl.a), ("b", decl.b), ("z", decl.z))}
+            frames = {role: [self._frame(p) for p in parts] for role, parts in (("a", decl.a), ("b", decl.b), ("z", decl.z))}
             self._ops.append((decl, frames, OP_KINDS.index(decl.kind), labels.index(decl.label)))
         per_step = {s.name for s in header.index_sets if s.per_step}
 
@@ -240,6 +246,25 @@ class WorkModel:
         self._static = [not (dynamic(decl.produces) or any(dynamic(e) for parts in frames.values() for _, f in parts
                                                             for e in (f.rows, f.cols, f.nz_rows, f.nz_cols)))
                         for decl, frames, _, _ in self._ops]
+
+    def _frame(self, part: Part) -> tuple[int, _Frame]:
+        return self._tensor_index[part.tensor], _Frame(self.header.tensor(part.tensor), part, self._csr, self._luts)
+
+    def apply(self, change: MaskChange) -> None:
+        """Let a mask-change record take effect for every batch after this call: its pattern's
+        removed flat positions become zero, its added ones non-zero (``masks.apply_change``, which
+        raises ``MaskChangeError`` for a record that cannot apply). Rebuilds the frames of the
+        tensors declared with that pattern only."""
+        name = change.pattern
+        self.patterns[name] = apply_change(self.patterns[name], change)
+        self._csr[name] = _csr(self.patterns[name])
+        for key in [k for k in self._luts if k[0] == name]:
+            del self._luts[key]
+        self._pair_luts.clear()  # keyed by frame ids: rebuilt frames must not meet stale entries
+        for decl, frames, _, _ in self._ops:
+            for role, parts in (("a", decl.a), ("b", decl.b), ("z", decl.z)):
+                frames[role] = [self._frame(p) if self.header.tensor(p.tensor).pattern == name else tf
+                                for p, tf in zip(parts, frames[role])]
 
     # ------------------------------------------------------------------ set masks
 
@@ -509,6 +534,11 @@ def _transposed(f: _Frame) -> _Frame:
         g.pattern = f.pattern.T.tocsr()
         g.colcnt, g.rowcnt, g.colcnt_lut, g.rowcnt_lut = f.rowcnt, f.colcnt, f.rowcnt_lut, f.colcnt_lut
     return g
+
+
+def _csr(p: Pattern) -> sp.csr_matrix:
+    """A pattern as a scipy CSR matrix of int8 ones."""
+    return sp.csr_matrix((np.ones(p.nnz, np.int8), p.indices, p.indptr), shape=p.shape)
 
 
 def _pack(mask, size: int):

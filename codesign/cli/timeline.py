@@ -74,8 +74,24 @@ def check_window(reader, start: int, stop: int | None, text: str | None) -> int 
     return stop
 
 
+def structure_at(reader, start: int):
+    """The trace's header with the masks in force at step ``start``: the mask-change records that
+    took effect by then applied to its patterns (``accel_sim.trace.masks``). Reads the trace only
+    until no later chunk can hold such a record."""
+    from accel_sim.trace.masks import patterns_at
+
+    earlier = []
+    for chunk in reader.chunks():
+        earlier += [mc for mc in chunk.mask_changes if mc.step <= start]
+        if chunk.n_steps and int(chunk.step_ids[-1]) >= start:  # later records change later steps
+            break
+    return patterns_at(reader.header, earlier, start) if earlier else reader.header
+
+
 def window_chunks(chunks: Iterator, start: int, stop: int | None) -> Iterator:
-    """The chunks restricted to steps in [start, stop) (steps and ops both filtered)."""
+    """The chunks restricted to steps in [start, stop) (steps and ops both filtered), with the
+    mask-change records that take effect inside the window (start < step < stop: the window
+    replays those rewirings; earlier ones are in :func:`structure_at`'s header)."""
     from accel_sim.trace.schema import TraceChunk
 
     for chunk in chunks:
@@ -84,9 +100,10 @@ def window_chunks(chunks: Iterator, start: int, stop: int | None) -> Iterator:
         keep = chunk.ops["step"] >= start
         if stop is not None:
             keep &= chunk.ops["step"] < stop
-        if in_window.any() or keep.any():
+        changes = tuple(mc for mc in chunk.mask_changes if mc.step > start and (stop is None or mc.step < stop))
+        if in_window.any() or keep.any() or changes:
             yield TraceChunk(chunk.layout, ids[in_window], chunk.set_bits[in_window],
-                             {k: np.asarray(v)[keep] for k, v in chunk.ops.items()})
+                             {k: np.asarray(v)[keep] for k, v in chunk.ops.items()}, changes)
         if stop is not None and chunk.n_steps and int(ids[-1]) >= stop - 1:
             break
 
@@ -104,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     window = f"{start}:{'' if stop is None else stop}"
     timeline = PerfettoTimeline(clock_hz=float(config.clock_hz),
                                 process_name=f"accel-sim {Path(args.config).stem} steps {window}")
-    result = simulate(reader.header, window_chunks(reader.chunks(), start, stop), config,
+    result = simulate(structure_at(reader, start), window_chunks(reader.chunks(), start, stop), config,
                       fidelity=args.fidelity, timeline=timeline)
     if not timeline.events:
         raise UsageError(f"{args.trace}: no steps in the window {window}")

@@ -1,6 +1,8 @@
 """The simulator costs a rewiring (accel_sim/engine/rewiring.py): the changed values and, for a
 compressed format, the rebuilt index, at the weights' level (DRAM if they spilled), under its own
-label; the same trace without its mask-change records differs by exactly that."""
+label. The records are moved past the last step here (so no op sees the changed masks, which
+tests/sim/test_mask_changes.py covers): the trace then differs from the one without records by
+exactly the rewirings' cost."""
 
 from __future__ import annotations
 
@@ -38,6 +40,10 @@ def test_rewiring_costs_its_values_and_index(rewired_trace, config, overrides, f
     changes = [mc for c in chunks for mc in c.mask_changes]
     assert changes
     bare = [dataclasses.replace(c, mask_changes=()) for c in chunks]
+    last = int(chunks[-1].step_ids[-1])
+    rank = {s: i for i, s in enumerate(sorted({mc.step for mc in changes}))}  # distinct steps stay distinct
+    late = tuple(dataclasses.replace(mc, step=last + 1 + rank[mc.step]) for mc in changes)
+    chunks = bare[:-1] + [dataclasses.replace(bare[-1], mask_changes=late)]
     with_rw, without = simulate(header, chunks, cfg, fidelity), simulate(header, bare, cfg, fidelity)
     label = with_rw.by_label["rewiring"]
     assert label["events"] == len({mc.step for mc in changes}) and label["ops"] == len(changes)
