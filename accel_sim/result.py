@@ -25,7 +25,9 @@ class SimResult:
     ``accesses``: {tensor: {level: {read | write | metadata_read | metadata_write: {actual, gated,
     skipped}}}} in elements (metadata: words);
     ``power_mw``: average, peak (busiest step), static (leakage) and dynamic; ``area_mm2``: by
-    component and total (``accel_sim.hardware.area``)."""
+    component and total (``accel_sim.hardware.area``); ``heaviest_steps``: the per-PE loads of the
+    heaviest steps (``accel_sim.engine.pe_loads.StepLoads``) when ``simulate(..., pe_loads=k)``
+    asked for them (not part of the JSON / CSV)."""
 
     config_name: str
     fidelity: str
@@ -49,6 +51,7 @@ class SimResult:
     accesses: dict[str, object] = field(default_factory=dict)
     power_mw: dict[str, float] = field(default_factory=dict)
     area_mm2: dict[str, float] = field(default_factory=dict)
+    heaviest_steps: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {

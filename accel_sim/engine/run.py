@@ -14,6 +14,7 @@ from accel_sim.engine.demand import Costing
 from accel_sim.engine.l0 import AnalyticEngine
 from accel_sim.engine.l1 import TileEngine
 from accel_sim.engine.l2 import FineEngine
+from accel_sim.engine.pe_loads import HeaviestSteps
 from accel_sim.engine.placement import Placement
 from accel_sim.engine.report import build_result
 from accel_sim.engine.rewiring import rewiring_work
@@ -41,19 +42,21 @@ class Batch(NamedTuple):
 
 
 def simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: HardwareConfig,
-             fidelity: str = "L1", timeline=None, progress: Callable[[int, int], None] | None = None) -> SimResult:
+             fidelity: str = "L1", timeline=None, progress: Callable[[int, int], None] | None = None,
+             pe_loads: int = 0) -> SimResult:
     """Replay a trace on ``config`` at ``fidelity`` (L0 analytic, L1 tile-level, L2 fine-grained).
     ``timeline``: optional collector with ``span(track, name, start_cycle, end_cycle, step)`` and
     ``counter(track, cycle, value)`` (L1 only). ``progress(steps_done, ops_done)`` is called after
     each batch of whole steps. Mask-change records apply from their step on (the ops after a
     rewiring are costed on the changed patterns, ``accel_sim.trace.masks``) and each rewiring
     is costed itself (``accel_sim.engine.rewiring``); an impossible record raises
-    ``MaskChangeError``."""
+    ``MaskChangeError``. ``pe_loads``: keep the per-PE work of the ``pe_loads`` heaviest steps
+    (``SimResult.heaviest_steps``, ``accel_sim.engine.pe_loads``)."""
     if fidelity not in ENGINES:
         raise InputError(f"unknown fidelity {fidelity!r}; choose one of {', '.join(ENGINES)}")
     try:
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            result = _simulate(header, chunks, config, fidelity, timeline, progress)
+            result = _simulate(header, chunks, config, fidelity, timeline, progress, pe_loads)
     except OverflowError as exc:
         raise InputError(f"simulation on config {config.name!r} overflows ({exc}): check the config's "
                          "bandwidths and rates and the trace's counts") from None
@@ -65,12 +68,13 @@ def simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: Hardware
 
 
 def _simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: HardwareConfig,
-              fidelity: str, timeline, progress) -> SimResult:
+              fidelity: str, timeline, progress, pe_loads: int = 0) -> SimResult:
     wall = time.perf_counter()
     engine = ENGINES[fidelity](config, timeline)
     placement = Placement(config, header)
     costing = Costing(config, header)
     totals = Totals(config, header)
+    heaviest = HeaviestSteps(pe_loads, costing) if pe_loads > 0 else None
     layout = SetLayout.of(header)
     schedule = MaskSchedule()  # mask-change records (rewiring): applied from their step on, costed at the end
     for batch in _batches(chunks, layout, schedule):
@@ -81,6 +85,8 @@ def _simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: Hardwar
                 demand = costing.demand(segment.step_ids, segment.set_bits, segment.ops, placement)
                 totals.add(demand)
                 engine.run(demand)
+                if heaviest is not None:  # on the patterns this segment was costed on
+                    heaviest.add(segment.step_ids, segment.set_bits, segment.ops, demand)
         if progress is not None:  # steps without ops count too
             progress(totals.n_steps, totals.n_ops)
     costing.apply(schedule.rest())  # records after the last step change nothing, but must be valid
@@ -96,18 +102,21 @@ def _simulate(header: TraceHeader, chunks: Iterable[TraceChunk], config: Hardwar
         totals.add_rewiring(work)
         engine.timing.add_rewiring(work.cycles(config))
     timing = engine.finish()
-    return build_result(config, header, fidelity, timing, totals, placement, peak,
-                        wall_seconds=time.perf_counter() - wall)
+    result = build_result(config, header, fidelity, timing, totals, placement, peak,
+                          wall_seconds=time.perf_counter() - wall)
+    if heaviest is not None:
+        result.heaviest_steps = heaviest.steps
+    return result
 
 
 def simulate_file(path, config: HardwareConfig, fidelity: str = "L1", timeline=None,
-                  progress: Callable[[int, int], None] | None = None) -> SimResult:
+                  progress: Callable[[int, int], None] | None = None, pe_loads: int = 0) -> SimResult:
     """Simulate the trace file at ``path`` (read chunk by chunk); see :func:`simulate`."""
     from accel_sim.trace.io import TraceReader
 
     reader = TraceReader(path)
     try:
-        return simulate(reader.header, reader.chunks(), config, fidelity, timeline, progress)
+        return simulate(reader.header, reader.chunks(), config, fidelity, timeline, progress, pe_loads)
     except InputError as exc:
         if str(exc).startswith(str(path)):
             raise

@@ -64,25 +64,41 @@ def busiest(work: np.ndarray, lines: np.ndarray, units: int, interleaved: bool) 
     if work.shape[1] == 1:  # uniform lines: the busiest group holds ceil(L / units) of them
         return np.broadcast_to(work[:, 0], (r,)) * -(-lines // units)
     work = np.broadcast_to(work, (r, work.shape[1]))
-    width = work.shape[1]
+    rows = max(1, MAX_CELLS // max(work.shape[1], 1))
     out = np.zeros(r)
-    for start in range(0, r, max(1, MAX_CELLS // max(width, 1))):
-        w = work[start:start + MAX_CELLS // max(width, 1)]
-        L = lines[start:start + w.shape[0]]
-        if width <= units:  # one line per unit at most: interleaved and blocked agree
-            loads = w
-        elif interleaved:
-            full = width - width % units
-            loads = w[:, :full].reshape(w.shape[0], -1, units).sum(axis=1)
-            loads[:, :width - full] += w[:, full:]
-        else:  # blocks of ceil(L / units) of each row's own lines
-            size = np.maximum(-(-L // units), 1)
-            group = np.arange(width)[None, :] // size[:, None]
-            loads = np.zeros((w.shape[0], units + 1))
-            np.add.at(loads, (np.repeat(np.arange(w.shape[0]), width), np.minimum(group, units).ravel()), w.ravel())
-            loads = loads[:, :units]
-        out[start:start + w.shape[0]] = loads.max(axis=1)
+    for start in range(0, r, rows):
+        out[start:start + rows] = group_loads(work[start:start + rows], lines[start:start + rows], units,
+                                              interleaved).max(axis=1)
     return out
+
+
+def group_loads(work: np.ndarray, lines: np.ndarray, units: int, interleaved: bool) -> np.ndarray:
+    """(r, units or fewer) the load of each group: the work of the lines it holds (MACs). ``work``:
+    (r or 1, width) per line (width 1: every one of a row's ``lines`` lines carries that work);
+    with no more lines than units each line is its own group (interleaved and blocked agree)."""
+    r = lines.shape[0]
+    if work.shape[1] == 1:  # uniform lines: group u holds the lines it is dealt of the row's L
+        per = np.arange(units)[None, :]
+        if interleaved:
+            count = np.maximum(-(-(lines[:, None] - per) // units), 0)
+        else:
+            size = np.maximum(-(-lines // units), 1)[:, None]
+            count = np.clip(lines[:, None] - per * size, 0, size)
+        return np.broadcast_to(work[:, :1], (r, 1)) * count
+    w = np.broadcast_to(work, (r, work.shape[1]))
+    width = w.shape[1]
+    if width <= units:  # one line per unit at most
+        return np.asarray(w, np.float64)
+    if interleaved:
+        full = width - width % units
+        loads = w[:, :full].reshape(r, -1, units).sum(axis=1)
+        loads[:, :width - full] += w[:, full:]
+        return loads
+    size = np.maximum(-(-lines // units), 1)  # blocks of ceil(L / units) of each row's own lines
+    group = np.arange(width)[None, :] // size[:, None]
+    loads = np.zeros((r, units + 1))
+    np.add.at(loads, (np.repeat(np.arange(r), width), np.minimum(group, units).ravel()), w.ravel())
+    return loads[:, :units]
 
 
 def transposed_frames(fa: _Frame, fb: _Frame) -> tuple[_Frame, _Frame]:

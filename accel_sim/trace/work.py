@@ -351,16 +351,44 @@ class WorkModel:
             step=ops["step"], op=op_ids, kind=kind, label=label, accumulate=accumulate, per_element=per_element,
             parts=parts, busiest=busiest, **out)
 
-    def _busiest(self, frames, steps: np.ndarray, expr, how: "Spread") -> np.ndarray:
-        from accel_sim.trace.spread import busiest, line_work, transposed_frames
+    def _line_work(self, frames, steps: np.ndarray, expr, how: "Spread"):
+        from accel_sim.trace.spread import line_work, transposed_frames
 
         (_, fa), (_, fb) = frames["a"][0], frames["b"][0]
         use_a, use_b = ROLE_A in how.skip, ROLE_B in how.skip
         if how.axis == "cols":
             fa, fb = transposed_frames(fa, fb)
             use_a, use_b = use_b, use_a
-        work, lines = line_work(self, fa, fb, steps, expr, steps.shape[0], use_a, use_b)
-        return busiest(work, lines, how.units, how.interleaved)
+        return line_work(self, fa, fb, steps, expr, steps.shape[0], use_a, use_b)
+
+    def _busiest(self, frames, steps: np.ndarray, expr, how: "Spread") -> np.ndarray:
+        from accel_sim.trace.spread import busiest
+
+        return busiest(*self._line_work(frames, steps, expr, how), how.units, how.interleaved)
+
+    def pe_loads(self, step_ids: np.ndarray, set_bits: np.ndarray, ops: dict[str, np.ndarray],
+                 spread: dict[int, Spread]) -> dict[int, np.ndarray]:
+        """{op row: (units,) MACs each PE does} for the rows of ``ops`` that are declared matmuls
+        in ``spread`` (the pairs the mapping spreads: a scaled op's scale pass, spread evenly, and
+        diagonal extras aside); the max of a row is its ``OpWork.busiest``. Memory: rows x units,
+        meant for a few steps."""
+        from accel_sim.trace.spread import group_loads
+
+        step_of = np.searchsorted(step_ids, ops["step"])
+        for_steps = self._masks(set_bits)
+        out = {}
+        for oid, how in spread.items():
+            rows = np.flatnonzero(ops["op"] == oid)
+            decl, frames, _, _ = self._ops[oid]
+            if not rows.size or decl.kind not in MATMUL_KINDS:
+                continue
+            steps = step_of[rows]
+            work, lines = self._line_work(frames, steps, for_steps(steps), how)
+            loads = np.zeros((rows.size, how.units))
+            got = group_loads(work, lines, how.units, how.interleaved)
+            loads[:, :got.shape[1]] = got
+            out.update(zip(rows.tolist(), loads))
+        return out
 
     def _op(self, decl: OpDecl, frames, steps: np.ndarray, expr) -> dict:
         r = steps.shape[0]

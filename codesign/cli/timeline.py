@@ -1,6 +1,10 @@
 """``accel-sim timeline TRACE --config FILE --out FILE.json``: a Perfetto/Chrome trace of a window
-of the simulation (one track per PE group, SRAM level, DRAM channel and index unit; occupancy
-counters). Open the JSON in https://ui.perfetto.dev or chrome://tracing."""
+of the simulation (one track per PE group, SRAM level, DRAM channel and index unit; occupancy and
+utilisation counters per step). Open the JSON in https://ui.perfetto.dev or chrome://tracing.
+
+It also prints the per-PE work of the window's heaviest steps (``accel_sim.engine.pe_loads``: the
+MACs of every PE in the ops the mapping spreads) and writes it under ``otherData.heaviest_steps``
+in the JSON, where the report (``codesign/report/pe_work.py``) finds it."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from codesign.cli import EXIT_OK, UsageError
 from codesign.outputs import output_file
 
 DEFAULT_WINDOW = "0:16"
+HEAVIEST = 3  # steps whose per-PE loads the timeline keeps
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -122,12 +127,31 @@ def run(args: argparse.Namespace) -> int:
     timeline = PerfettoTimeline(clock_hz=float(config.clock_hz),
                                 process_name=f"accel-sim {Path(args.config).stem} steps {window}")
     result = simulate(structure_at(reader, start), window_chunks(reader.chunks(), start, stop), config,
-                      fidelity=args.fidelity, timeline=timeline)
+                      fidelity=args.fidelity, timeline=timeline, pe_loads=HEAVIEST)
     if not timeline.events:
         raise UsageError(f"{args.trace}: no steps in the window {window}")
+    timeline.notes["heaviest_steps"] = [s.to_json() for s in result.heaviest_steps]
     path = timeline.write(args.out)
     print(f"timeline: {path} ({len(timeline.events)} events on {len(timeline.tracks)} tracks"
           + (f", {timeline.dropped} dropped" if timeline.dropped else "") + ")")
     print(f"window: steps {window}, {result.cycles} cycles = {result.seconds * 1e6:.3f} µs simulated")
+    for line in heaviest_lines(result.heaviest_steps):
+        print(line)
     print("open it in https://ui.perfetto.dev (Open trace file) or chrome://tracing")
     return EXIT_OK
+
+
+def heaviest_lines(steps) -> list[str]:
+    """The heaviest steps' per-PE work (``StepLoads``) as lines for the terminal."""
+    if not steps:
+        return ["per-PE work: no op of the window is spread over the PEs (nothing skips zeros, or the matmuls "
+                "run dense on the systolic array)"]
+    out = [f"per-PE work of the {len(steps)} heaviest steps (MACs of the ops the mapping spreads):"]
+    for s in steps:
+        loads = s.loads
+        top = max(s.ops, key=lambda o: o.busiest)
+        out.append(f"  step {s.step}: {s.array_cycles:,.0f} array cycles; busiest PE {int(np.argmax(loads))} "
+                   f"{loads.max():,.0f} MACs, mean {loads.mean():,.1f}, idle PEs {int((loads == 0).sum())} of "
+                   f"{loads.size}; imbalance {s.imbalance:.2f} (worst op {top.op}: busiest {top.busiest:,.0f}, "
+                   f"mean {top.macs / top.loads.size:,.1f})")
+    return out

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 
 from codesign.atomic import atomic_write_bytes, atomic_write_text
 from codesign.report.analysis import Analysis, analyse
+from codesign.report.pe_work import pe_work_figure, pe_work_table, read_timelines
 from codesign.report.plots import FIGURES
 from codesign.report.tables import (Table, hardware_table, kpi_table, memory_table, pareto_table, realtime_table,
                                     regime_table,
@@ -43,6 +44,13 @@ class ReportFiles:
     plots: dict[str, Path] = field(default_factory=dict)
 
 
+def _png(fig, path: Path) -> tuple[Path, bytes]:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue()), buf.getvalue()
+
+
 def _figures(an: Analysis, plot_dir: Path) -> dict[str, tuple[str, Path, bytes]]:
     plot_dir.mkdir(parents=True, exist_ok=True)
     out = {}
@@ -50,12 +58,14 @@ def _figures(an: Analysis, plot_dir: Path) -> dict[str, tuple[str, Path, bytes]]
         fig = make(an)
         if fig is None:
             continue
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
-        plt.close(fig)
-        path = atomic_write_bytes(plot_dir / f"{name}.png", buf.getvalue())
-        out[name] = (title, path, buf.getvalue())
+        out[name] = (title, *_png(fig, plot_dir / f"{name}.png"))
     return out
+
+
+PE_WORK_INTRO = ("A skipping matmul is spread over the PEs by the mapping (mapping.distribution) and lasts as long "
+                 "as its busiest PE. From the timeline of {name}: the MACs each PE does in the window's heaviest "
+                 "steps (the most PE-array cycles; the ops the mapping spreads, from the trace's real patterns and "
+                 "index sets) and the PE array's busy fraction per step over the window.")
 
 
 def _headline(an: Analysis) -> list[tuple[str, str]]:
@@ -209,6 +219,14 @@ def build_report(store_path: str | Path, out_dir: str | Path, title: str | None 
             data = base64.b64encode(png).decode()
             part.append(f"<img alt='{html.escape(ftitle)}' src='data:image/png;base64,{data}'>")
         body.append("".join(part) + "</section>")
+    for tw in read_timelines(out_dir)[:1]:  # a timeline beside the report (make demo writes one)
+        intro, table = PE_WORK_INTRO.format(name=tw.name), pe_work_table(tw)
+        path, png = _png(pe_work_figure(tw), out_dir / "plots" / "pe_work.png")
+        figs["pe_work"] = ("Per-PE work of the heaviest steps and utilisation over time", path, png)
+        md += [f"## Work over the PEs\n\n{intro}\n", table.markdown(), f"![{figs['pe_work'][0]}](plots/{path.name})\n"]
+        body.append(f"<section><h2>Work over the PEs</h2><p>{html.escape(intro)}</p>{table.html()}"
+                    f"<img alt='{html.escape(figs['pe_work'][0])}' src='data:image/png;base64,"
+                    f"{base64.b64encode(png).decode()}'></section>")
     md.append(f"## Files\n\n{_files_note(len(rows), timeline, _md_link)}\n")
     body.append(f"<section><h2>Files</h2><p>{_files_note(len(rows), timeline, _html_link)}</p></section>")
 

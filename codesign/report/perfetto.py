@@ -21,7 +21,9 @@ PID = 1
 class PerfettoTimeline:
     """Collects spans and counters; ``clock_hz`` converts cycles to time (µs in the JSON).
 
-    ``max_events`` bounds the file: further events are counted in ``dropped`` but not kept."""
+    ``max_events`` bounds the file: further events are counted in ``dropped`` but not kept.
+    ``notes``: JSON-able extras written under ``otherData`` (e.g. ``heaviest_steps``, the per-PE
+    loads ``accel-sim timeline`` adds; Perfetto shows them under the trace's metadata)."""
 
     clock_hz: float
     process_name: str = "accel-sim"
@@ -29,6 +31,7 @@ class PerfettoTimeline:
     events: list[dict[str, Any]] = field(default_factory=list)
     tracks: dict[str, int] = field(default_factory=dict)
     dropped: int = 0
+    notes: dict[str, Any] = field(default_factory=dict)
 
     def _us(self, cycle: float) -> float:
         return float(cycle) / self.clock_hz * 1e6
@@ -73,7 +76,7 @@ class PerfettoTimeline:
         return {
             "traceEvents": meta + events,
             "displayTimeUnit": "ns",
-            "otherData": {"clock_hz": self.clock_hz, "dropped_events": self.dropped},
+            "otherData": {"clock_hz": self.clock_hz, "dropped_events": self.dropped, **self.notes},
         }
 
     def write(self, path: str | Path) -> Path:

@@ -138,3 +138,30 @@ def test_html_report_renders_in_headless_chromium(store_path, tmp_path):
     # the plots are there: many strongly coloured pixels (the page itself is grey on white)
     spread = img.max(axis=2) - img.min(axis=2)
     assert int((spread > 0.3).sum()) > 5000
+
+
+def test_report_shows_the_per_pe_work_of_a_timeline_beside_it(store_path, tmp_path, capsys):
+    """A timeline in the report folder (as make demo writes it) adds the heaviest steps' per-PE
+    work: a table of the steps the timeline kept and a figure whose axes carry units."""
+    import json
+
+    from codesign.report.pe_work import pe_work_figure, read_timelines
+
+    out = tmp_path / "rep"
+    out.mkdir()
+    root = Path(__file__).resolve().parents[2]
+    assert main(["timeline", str(root / "traces" / "sparse_rtrl_h16.arrows"), "--config",
+                 str(root / "hw_configs" / "sparse_skipping.yaml"), "--out", str(out / "t.perfetto.json")]) == 0
+    capsys.readouterr()
+    heaviest = json.loads((out / "t.perfetto.json").read_text())["otherData"]["heaviest_steps"]
+    assert main(["report", str(store_path), "--out", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    section = md[md.index("## Work over the PEs"):md.index("## Files")]
+    for s in heaviest:
+        assert f"| {s['step']} | {s['array_cycles']:,.0f} | {max(s['loads']):,.0f} (PE " in section
+    assert (out / "plots" / "pe_work.png").stat().st_size > 1000
+    (tw,) = read_timelines(out)
+    fig = pe_work_figure(tw)
+    for ax in fig.axes:
+        assert all(re.search(r"\[.+\]", label) for label in (ax.get_xlabel(), ax.get_ylabel())), ax.get_title()
+    assert {"pe_array_utilization", "pe_work_utilization"} <= set(tw.utilisation)

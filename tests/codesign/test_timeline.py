@@ -66,3 +66,28 @@ def test_parse_window(text, expected):
 def test_bad_window_is_a_usage_error(text):
     with pytest.raises(UsageError):
         parse_window(text)
+
+
+def test_timeline_shows_the_per_pe_work_of_the_heaviest_steps(tmp_path, capsys):
+    """accel-sim timeline prints and writes the heaviest steps' per-PE loads: those of
+    simulate(..., pe_loads=3) on the window, each op's adding up to its MACs."""
+    from pathlib import Path
+
+    from accel_sim import load_config, simulate
+    from accel_sim.trace.io import TraceReader
+    from codesign.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    trace, cfg = root / "traces" / "sparse_rtrl_h16.arrows", root / "hw_configs" / "sparse_skipping.yaml"
+    out = tmp_path / "t.perfetto.json"
+    assert main(["timeline", str(trace), "--config", str(cfg), "--out", str(out), "--steps", "2:9"]) == 0
+    printed = capsys.readouterr().out
+    saved = json.loads(out.read_text())["otherData"]["heaviest_steps"]
+    reader = TraceReader(trace)
+    want = simulate(reader.header, window_chunks(reader.chunks(), 2, 9), load_config(cfg), "L1", pe_loads=3)
+    assert [s["step"] for s in saved] == [s.step for s in want.heaviest_steps] and len(saved) == 3
+    assert all(2 <= s["step"] < 9 for s in saved)
+    for s, w in zip(saved, want.heaviest_steps):
+        assert s["loads"] == w.loads.tolist() and s["array_cycles"] == w.array_cycles
+        assert all(sum(o["loads"]) == o["macs"] and max(o["loads"]) == o["busiest"] for o in s["ops"])
+        assert f"step {w.step}: {w.array_cycles:,.0f} array cycles; busiest PE {int(np.argmax(w.loads))} " in printed
