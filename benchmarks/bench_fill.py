@@ -5,7 +5,8 @@ one non-zero (the unit's own row: nothing has propagated yet).
 
 Two workloads: 8-step digits sequences (the default task) and 200-step sequences (digits-events
 with 25 steps per row). The fill bounds what skipping the zeros of M could save: with exact
-zero-skipping, the work on M would scale with its non-zeros instead of n x P.
+zero-skipping, the work on M would scale with its non-zeros instead of n x P. Then what the
+learner's column skipping (``rtrl.reach``) gains in time on the same sequences.
 
 Writes the ``fill`` section of benchmarks/RESULTS.md.
 Run: .venv/bin/python benchmarks/bench_fill.py   (about 1 minute on 2 cores; ``--quick`` to smoke-test)
@@ -14,6 +15,7 @@ Run: .venv/bin/python benchmarks/bench_fill.py   (about 1 minute on 2 cores; ``-
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +26,37 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._results import write_section  # noqa: E402
 from rtrl.fill import GROUPS, checkpoints, influence_fill  # noqa: E402
 from rtrl.online import RunSettings, build_task, fit_task  # noqa: E402
+from rtrl.sparse_rtrl import SparseRTRL  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 WORKLOADS = {  # name: (task, task options for training, sequences measured)
     "digits, 8 steps": ("digits", {"n_train": 60 if QUICK else 0}, 5 if QUICK else 40),
     "digits-events, 200 steps": ("digits-events", {"steps_per_row": 25, "n_train": 10 if QUICK else 150}, 2 if QUICK else 6),
 }
+
+
+def skipping_gain(model, xs: np.ndarray, targets: np.ndarray) -> tuple[float, float, float]:
+    """(mean reached fraction of M's columns, s/step with skipping, s/step without) of sparse RTRL
+    over the sequences ``xs`` (N, T, n_in), reset at each start; best of 3 alternating runs."""
+    times = {True: [], False: []}
+    reached = 0.0
+    for _ in range(3):
+        for skip in (True, False):
+            learner = SparseRTRL(model, skip_unreached=skip)
+            learner.step(xs[0, 0], -1)  # warm
+            total, steps, seen = 0.0, 0, 0.0
+            for seq_x, seq_t in zip(xs, targets):
+                learner.reset()
+                for x, target in zip(seq_x, seq_t):
+                    t0 = time.perf_counter()
+                    learner.step(x, int(target))
+                    total += time.perf_counter() - t0
+                    seen += learner.reach.n_reached / learner.layout.n_columns
+                    steps += 1
+            times[skip].append(total / steps)
+            if skip:
+                reached = seen / steps
+    return reached, min(times[True]), min(times[False])
 
 
 def main() -> None:
@@ -39,6 +66,7 @@ def main() -> None:
              "(M starts at zero at each sequence start). Fill: fraction of non-zero entries of M after the step; "
              "'<= 1 non-zero': fraction of M's columns holding at most one (their unit's own row). An exact "
              "zero-skipping update would do work in proportion to the fill, so 1 / fill bounds its gain.", ""]
+    timing = []
     header = "| workload | active | step | fill (all of M) | W | R | biases | thresholds | columns with <= 1 non-zero | 1 / fill |"
     lines += [header, "|---" * (header.count("|") - 1) + "|"]
     with threadpool_limits(limits=1):
@@ -55,11 +83,18 @@ def main() -> None:
                 lines.append(f"| {name} | {alpha:.3f} | {step} | {total[i]:.3f} | "
                              + " | ".join(f"{groups[g][i]:.3f}" for g in GROUPS)
                              + f" | {single[i]:.3f} | {1 / max(total[i], 1e-12):.1f}x |")
+            timing.append((name, *skipping_gain(result.model, test.xs[:sequences], test.targets[:sequences])))
             mean = float(total.mean())
             lines.append(f"| {name} | {alpha:.3f} | mean over the {T} steps | {mean:.3f} | "
                          + " | ".join(f"{groups[g].mean():.3f}" for g in GROUPS)
                          + f" | {single.mean():.3f} | {1 / max(mean, 1e-12):.1f}x |")
             print(f"{name}: mean fill {mean:.3f}, active {alpha:.3f}", flush=True)
+    lines += ["", "What the learner's column skipping (`rtrl.reach`: only columns of M reached since the sequence start "
+              "are swept) gains on the same test sequences: mean time per step (best of 3 alternating runs, one "
+              "thread), with skipping vs sweeping every column (`skip_unreached=False`):", "",
+              "| workload | mean reached columns | ms/step, skipping | ms/step, every column | gain |", "|---|---|---|---|---|"]
+    for name, reached, t_skip, t_all in timing:
+        lines.append(f"| {name} | {100 * reached:.0f} % | {t_skip * 1e3:.3f} | {t_all * 1e3:.3f} | {t_all / t_skip:.2f}x |")
     print("\n".join(lines))
     if not QUICK:
         write_section("fill", "\n".join(lines))

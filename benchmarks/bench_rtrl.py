@@ -3,8 +3,9 @@ the memory floor (2 x bytes of the stored influence matrix / measured copy bandw
 n_hidden 128 and density 0.1, each implementation of the sparse step against the same dense run;
 then, at the model's default threshold and pseudo-derivative, the speed-up through ``gradients()``
 on 12-step sequences (learner construction included) and through the online learner, with
-independent and shared recurrent masks, and the recorded work against the per-step count
-(n P + nnz(G[:, A]) P or n |A| P + immediate influence + contraction) and the asymptote 3 alpha rho^2 n^4.
+independent and shared recurrent masks, the recorded work against the per-step count
+(n P_r + nnz(G[:, A]) P_r or n |A| P_r + immediate influence + contraction; P_r the reached columns)
+and the asymptote 3 alpha rho^2 n^4, and what fill-in skipping gains on 8-, 12- and 200-step sequences.
 
 Run: .venv/bin/python benchmarks/bench_rtrl.py   (writes its section of benchmarks/RESULTS.md)
 """
@@ -264,7 +265,8 @@ def cost_count(model, seqs) -> CostCount:
         dense_steps += dense
         ops = by_step[step.step]
         rest = ops.get("immediate_scatter", 0) + ops.get("contraction", 0)
-        counted += n * P + (n * active.size * P if dense else g_nnz * P) + rest
+        p_r = step.sets["reached"].size  # columns reached since the sequence start (rtrl.reach)
+        counted += n * p_r + (n * active.size * p_r if dense else g_nnz * p_r) + rest
         core += ops.get("influence_update", 0) + ops.get("influence_update_dense", 0) + rest
         alphas.append(active.size / n)
     steps = len(rec.steps)
@@ -276,6 +278,53 @@ def cost_count(model, seqs) -> CostCount:
     total = sum(r.macs for r in rec.ops)
     return CostCount(total / steps, core / steps, counted / steps, sum(r.macs for r in dense_rec.ops) / 4,
                      float(np.mean(alphas)), float(union.mean()), dense_steps / steps)
+
+
+def sequence_time(model, seqs, skip: bool) -> tuple[float, float]:
+    """Mean seconds per step of one online sparse learner over ``seqs`` (reset at each sequence
+    start, as training does), with or without fill-in skipping; and the mean reached fraction of
+    M's columns per step."""
+    learner = SparseRTRL(model, skip_unreached=skip)
+    learner.step(seqs[0][0][0], -1)  # warm
+    total, steps, reached = 0.0, 0, 0.0
+    for xs, targets in seqs:
+        learner.reset()
+        for x, t in zip(xs, targets):
+            t0 = time.perf_counter()
+            learner.step(x, int(t))
+            total += time.perf_counter() - t0
+            reached += learner.reach.n_reached / learner.layout.n_columns
+            steps += 1
+    return total / steps, reached / steps
+
+
+def fill_in_section(model, t_dense: float) -> list[str]:
+    """Fill-in skipping at the defaults: short and long sequences, with and without it, against
+    dense RTRL's step."""
+    rows = []
+    for T, count in ((8, 40), (SEQ_LEN, 30), (200, 3)):
+        seqs = sequences(count, T, seed=3)
+        runs = {skip: [] for skip in (True, False)}
+        for _ in range(3):  # alternate, best of 3 each
+            for skip in (True, False):
+                runs[skip].append(sequence_time(model, seqs, skip))
+        (t_skip, reached), (t_all, _) = (min(runs[k], key=lambda r: r[0]) for k in (True, False))
+        rows.append((T, count, reached, t_skip, t_all))
+        print(f"fill-in T={T}: skip {t_skip * 1e3:.3f} ms/step, all columns {t_all * 1e3:.3f}, reached {reached:.3f}",
+              flush=True)
+    lines = ["", "Fill-in skipping (`rtrl.reach`): the online learner reset at each sequence start (Gaussian input, a "
+             "target every 4th step), mean time per step over the sequences (best of 3 alternating runs), sweeping "
+             "only the columns of M reached since the sequence start vs every column (`skip_unreached=False`); "
+             "dense RTRL's online step as above.", "",
+             "| sequence length | sequences | mean reached columns | sparse ms/step, skipping | sparse ms/step, all columns "
+             "| gain from skipping | dense / sparse (skipping) |", "|---|---|---|---|---|---|---|"]
+    for T, count, reached, t_skip, t_all in rows:
+        lines.append(f"| {T} | {count} | {100 * reached:.0f} % | {t_skip * 1e3:.3f} | {t_all * 1e3:.3f} | "
+                     f"{t_all / t_skip:.2f}x | {t_dense / t_skip:.1f}x |")
+    eight = rows[0]
+    lines += ["", f"Target: >= 100x faster than dense RTRL with fill-in skipping on 8-step sequences: "
+              f"{'met' if t_dense / eight[3] >= 100 else 'missed'} ({t_dense / eight[3]:.1f}x)."]
+    return lines
 
 
 def defaults_section() -> list[str]:
@@ -328,6 +377,8 @@ def defaults_section() -> list[str]:
                      f"{c.dense_macs / c.sparse_macs:.1f}x | {1 / (c.alpha * c.g_density ** 2):.0f}x | "
                      f"{1 / (c.alpha * 0.1 ** 2):.0f}x | {t_d / t_s:.1f}x |")
     plain = rows[0]
+    fill_model = EGRU(N_IN, 128, N_OUT, weight_density=0.1, threshold_mean=THRESHOLD, pseudo_derivative=PSEUDO, seed=0)
+    lines += fill_in_section(fill_model, plain[4])
     lines += ["", f"Target at the defaults (independent masks): sparse >= 50x faster than dense through gradients() "
               f"on {SEQ_LEN}-step sequences: {'met' if plain[2] / plain[1] >= 50 else 'missed'} "
               f"({plain[2] / plain[1]:.1f}x); through the online learner: "

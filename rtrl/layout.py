@@ -11,8 +11,11 @@ from rtrl.model import BIASES, EGRU, MASKED
 class InfluenceLayout:
     """Column layout of M in the order of ``rtrl.model.RECURRENT_PATH``.
 
-    With ``masked_only`` (sparse RTRL) the weight groups hold only their unmasked entries, in
-    row-major order; otherwise (dense RTRL) every entry, masked ones included (stored as zero).
+    With ``masked_only`` (sparse RTRL) the weight groups hold only their unmasked entries, ordered
+    by source (column of the weight matrix) and then row: the columns of W[:, j] are contiguous, so
+    the columns still provably zero early in a sequence (sources that have not been non-zero yet)
+    form a few long runs the influence update skips (``rtrl.reach``). Otherwise (dense RTRL) every
+    entry, masked ones included (stored as zero), row-major.
     ``rows[name]`` / ``srcs[name]`` give, per column of a weight group, the unit i and the input
     or source unit j of W[i, j]; biases and thresholds have one column per unit. These index
     arrays are numpy; ``unflatten`` works on numpy or CuPy vectors (device copies are cached).
@@ -26,8 +29,11 @@ class InfluenceLayout:
         self.start: dict[str, int] = {}
         col = 0
         for name in MASKED:
-            keep = model.masks[name] if masked_only else np.ones(self.shapes[name], bool)
-            self.rows[name], self.srcs[name] = (a.astype(np.int64) for a in np.nonzero(keep))
+            if masked_only:  # source-major: np.nonzero of the transpose lists (source, row) pairs
+                srcs, rows = np.nonzero(model.masks[name].T)
+            else:
+                rows, srcs = np.nonzero(np.ones(self.shapes[name], bool))
+            self.rows[name], self.srcs[name] = rows.astype(np.int64), srcs.astype(np.int64)
             self.start[name] = col
             col += self.rows[name].size
         for name in BIASES + ("thr",):

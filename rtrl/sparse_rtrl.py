@@ -1,11 +1,13 @@
 """Sparse RTRL (docs/model.md §3): exact, but touching only what activity and masks leave non-zero.
 
-* M stores only the P unmasked recurrent-path parameters (n x P).
+* M stores only the P unmasked recurrent-path parameters (n x P); of its columns, only the P_r
+  reached since the sequence start can be non-zero (``rtrl.reach``): the update, the contraction
+  and the recorded ops cover those.
 * J_t = diag(u * c') + G[:, A] diag(y'_A): the off-diagonal part has nnz(G[:, A]) entries
   (A = units that fired or lie in the pseudo-derivative support at t-1). While G[:, A] is sparse
   it is applied with M in one CSR product ((n + nnz(G[:, A])) x P multiply-accumulates); once it
   is at least DENSE_BLOCK_MIN_DENSITY full, as a dense n x |A| block through BLAS (n |A| P
-  multiply-accumulates, faster there), after an in-place diagonal scale.
+  multiply-accumulates, faster there), after an in-place diagonal scale (P_r for P throughout).
 * The immediate influence of W[i, j] / R[i, j] is scattered only where x_j / y_j is non-zero.
 * The gradient contraction reads only the |A_t| rows of M where dL/ds_t can be non-zero.
 * The forward products W x and R y use only non-zero inputs and events (event-based).
@@ -22,7 +24,9 @@ influence update (M_t = J_t M_{t-1} + Mbar_t) has three implementations, chosen 
   numpy twins on the CPU).
 
 All three hand the update to the generic dense block when G[:, A] is well filled, and all record
-the same operations.
+the same operations. The compiled and generic paths sweep only the reached columns; the fused
+path tracks and records them too but sweeps every column (its CUDA kernels take no column list
+yet).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from rtrl.kernels import compiled
 from rtrl.layout import InfluenceLayout
 from rtrl.learner import InfluenceLearner, StepOutput
 from rtrl.model import BIASES, INPUT_WEIGHTS, MASKED
+from rtrl.reach import Reach
 from rtrl.recording import GATE_MACS_PER_UNIT, emit
 from rtrl.static import cached
 
@@ -64,12 +69,13 @@ def uses_dense_block(g_nnz: int, n_hidden: int, n_active: int) -> bool:
 
 class SparseRTRL(InfluenceLearner):
     """``kernels``: None (the device's default, see the module docstring), "compiled",
-    "generic" or "fused"."""
+    "generic" or "fused"; ``skip_unreached``: sweep only the reached columns of M (``rtrl.reach``;
+    False sweeps every column, the same result, for comparisons)."""
 
     method = "sparse_rtrl"
 
-    def __init__(self, model, recorder=None, kernels: str | None = None) -> None:
-        self._kernels_asked = kernels
+    def __init__(self, model, recorder=None, kernels: str | None = None, skip_unreached: bool = True) -> None:
+        self._kernels_asked, self._skip_unreached = kernels, bool(skip_unreached)
         self.kernels = _choose_kernels(kernels, model.backend.is_gpu)
         xp = model.xp
         # The index arrays depend on the masks only: built once per model (rtrl.static).
@@ -79,10 +85,11 @@ class SparseRTRL(InfluenceLearner):
         self._n_input_entries = n_input_entries
         self._compiled = None
         self._row_templates: dict[tuple[bool, bool], tuple[np.ndarray, ...] | None] = {}
+        self.reach = Reach(lay.n_columns, xp, block=compiled.COLUMN_BLOCK, enabled=self._skip_unreached)
         if self.kernels == "compiled":
             from rtrl.kernels.cpu_step import CompiledStep
 
-            self._compiled = CompiledStep(model, lay, g_rows, g_cols)
+            self._compiled = CompiledStep(model, lay, g_rows, g_cols, self.reach)
         self._fused = None
         if self.kernels == "fused":
             from rtrl.kernels.fused import FusedInfluence
@@ -95,8 +102,16 @@ class SparseRTRL(InfluenceLearner):
 
     has_dense_gradient = False  # masked weights have no column in M
 
+    def _reset_learning_state(self) -> None:
+        super()._reset_learning_state()
+        self.reach.clear()
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        super().set_state(state)
+        self.reach.from_matrix(self.M)
+
     def _options(self) -> dict:
-        return {"kernels": self._kernels_asked}
+        return {"kernels": self._kernels_asked, "skip_unreached": self._skip_unreached}
 
     def _step(self, x: np.ndarray, target: int, prev: Events) -> StepOutput:
         p, dtype, xp = self.model.params, self.model.dtype, self.xp
@@ -113,6 +128,8 @@ class SparseRTRL(InfluenceLearner):
         # The readout does not read M: on the GPU its host syncs (loss, active-set sizes) then
         # come before the pass over M is queued, and the step returns without waiting for it.
         ev, res = self._readout(g.s, target)
+        self.reach.mark(xp.concatenate([self._e_cols[live], self._bias_cols,
+                                        self.layout.start["thr"] + xp.flatnonzero((prev.o != 0) | (prev.dH != 0))]))
         fused = self._fused
         if fused is not None:
             act = fused.active_set(prev)
@@ -138,11 +155,15 @@ class SparseRTRL(InfluenceLearner):
         else:
             now_active = ev.active
             n_now = now_active.size
-            self._grad += res.dl_ds[now_active] @ M[now_active]
+            if self.reach.everything():
+                self._grad += res.dl_ds[now_active] @ M[now_active]
+            else:
+                cols = self.reach.columns()
+                self._grad[cols] += res.dl_ds[now_active] @ M[now_active][:, cols]
         if self.recorder is not None:
             live_in = int(xp.count_nonzero(live < self._n_input_entries))
-            self._begin_record(x, prev, ev)
-            self._emit(target, live_in, live.size - live_in, n_active, g_nnz, n_now, dense_block)
+            self._begin_record(x, prev, ev, reached=self.reach.mask())
+            self._emit(target, (live_in, live.size - live_in, n_active, g_nnz, n_now, self.reach.n_reached), dense_block)
         return StepOutput(res.loss, res.logits, 0, 0)
 
     def step(self, x: np.ndarray, target: int = -1) -> StepOutput:
@@ -166,9 +187,9 @@ class SparseRTRL(InfluenceLearner):
             prev, new = step.prev_events, step.new_events
             rec.begin_step(self.t, {"fired": prev[compiled.EV_O] != 0, "support": prev[compiled.EV_DH] != 0,
                                     "input_nz": x != 0, "fired_out": new[compiled.EV_O] != 0,
-                                    "support_out": new[compiled.EV_DH] != 0})
+                                    "support_out": new[compiled.EV_DH] != 0, "reached": self.reach.mask()})
             self._record_rows(target, (fwd.live_in, fwd.live_rec, fwd.n_active, fwd.g_nnz,
-                                       fwd.n_now if target >= 0 else 0), dense_block)
+                                       fwd.n_now if target >= 0 else 0, self.reach.n_reached), dense_block)
             rec.end_step()
         if dense_block:
             g, prev = step.gates(), step.previous_events(s_prev)
@@ -195,19 +216,25 @@ class SparseRTRL(InfluenceLearner):
         active = xp.flatnonzero(active_mask)
         dense_block = uses_dense_block(sel.size, n, active.size)
 
+        # Only the reached columns can be non-zero (rtrl.reach): the product covers those.
+        M, cols = self.M, (None if self.reach.everything() else self.reach.columns())
+        part = M if cols is None else xp.ascontiguousarray(M[:, cols])  # C order: gemm writes it in place
         if dense_block:
             block = xp.zeros((n, active.size), dtype)
             block[gr, xp.searchsorted(active, gc)] = g_vals * prev.dy[gc]
-            M = self.M
-            gathered = M[active]
-            M *= g.diag[:, None]
-            if xp is np:  # M += block @ gathered, in place: BLAS gemm on the transposes (M.T is Fortran-ordered)
+            gathered = part[active]
+            part *= g.diag[:, None]
+            if xp is np:  # part += block @ gathered, in place: BLAS gemm on the transposes (part.T is Fortran-ordered)
                 gemm = get_blas_funcs("gemm", dtype=dtype)
-                gemm(1.0, gathered.T, block.T, beta=1.0, c=M.T, overwrite_c=1)
+                gemm(1.0, gathered.T, block.T, beta=1.0, c=part.T, overwrite_c=1)
             else:
-                M += block @ gathered
+                part += block @ gathered
         else:
-            M = _jacobian_csr(g.diag, gr, gc, g_vals * prev.dy[gc], n) @ self.M
+            part = _jacobian_csr(g.diag, gr, gc, g_vals * prev.dy[gc], n) @ part
+        if cols is None:
+            M = part
+        else:
+            M[:, cols] = part
         coef = xp.concatenate([input_coefficients(g).ravel(), rc.ravel()])
         M[self._e_rows[live], self._e_cols[live]] += coef[self._e_gate[live]] * source[live]
         M[self._bias_rows, self._bias_cols] += bias_coefficients(g).ravel()
@@ -218,57 +245,70 @@ class SparseRTRL(InfluenceLearner):
         return int(active.size), int(sel.size), dense_block
 
     def _record_rows(self, target: int, counts: tuple[int, ...], dense_block: bool) -> None:
-        """The step's records as rows, from an affine template in the step's counts (what
+        """The step's records as rows, from an affine template in the step's features (what
         ``_emit`` would record, without building a record per op), in one recorder call."""
         key = (dense_block, target >= 0)
         if key not in self._row_templates:
             self._row_templates[key] = self._row_template(target, dense_block)
         template = self._row_templates[key]
         if template is None:
-            self._emit(target, *counts, dense_block)
+            self._emit(target, counts, dense_block)
             return
         base, coef, rows = template
-        compiled.template_rows(base, coef, *counts, self.t, rows)
+        compiled.template_rows(base, coef, np.asarray(_features(counts), np.int64), self.t, rows)
         record_rows(self.recorder, rows)
 
     def _row_template(self, target: int, dense_block: bool) -> tuple[np.ndarray, ...] | None:
-        """(base (k, C), coef (k, C, 5), scratch rows) with rows(counts) = base + coef @ counts for
-        ``_emit``'s records of one step (C = len(OP_COLUMNS)), or None if they are not affine in
-        the counts (live_in, live_rec, |A|, nnz(G[:, A]), |A_t|)."""
-        def rows(counts) -> np.ndarray:
+        """(base (k, C), coef (k, C, F), scratch rows) with rows = base + coef @ features for
+        ``_emit``'s records of one step (C = len(OP_COLUMNS); features: ``_features``), or None
+        if they are not affine in them."""
+        def rows(features) -> np.ndarray:
             saved = self.recorder, self.t
             self.recorder, self.t = ListRecorder(), 0
             try:
-                self._emit(target, *counts, dense_block)
+                self._emit_features(target, features, dense_block)
                 return np.array([op_row(r) for r in self.recorder.ops], np.int64)
             finally:
                 self.recorder, self.t = saved
 
-        base = rows([0] * 5)
-        coef = np.stack([rows(np.eye(5, dtype=int)[j].tolist()) - base for j in range(5)], axis=-1)
-        probe = [3, 5, 7, 11, 13]
+        F = len(_features((0,) * 6))
+        base = rows([0] * F)
+        coef = np.stack([rows(np.eye(F, dtype=int)[j].tolist()) - base for j in range(F)], axis=-1)
+        probe = _features((3, 5, 7, 11, 13, 17))
         affine = np.array_equal(rows(probe), base + coef @ np.array(probe))
         return (base, coef, np.empty_like(base)) if affine else None
 
-    def _emit(self, target: int, live_in: int, live_rec: int, n_a: int, g_nnz: int, n_now: int,
-              dense_block: bool) -> None:
-        """The step's ops with this code path's counts (affine in them: see ``_row_template``)."""
+    def _emit(self, target: int, counts: tuple[int, ...], dense_block: bool) -> None:
+        """The step's ops for ``counts`` = (live input entries, live recurrent entries, |A|,
+        nnz(G[:, A]), |A_t|, reached columns P_r)."""
+        self._emit_features(target, _features(counts), dense_block)
+
+    def _emit_features(self, target: int, f, dense_block: bool) -> None:
+        """The step's ops with this code path's ``_features`` (linear in them: see ``_row_template``)."""
+        live_in, live_rec, n_a, g_nnz, n_now, p_r, g_p, a_p, now_p = f
         rec, t, ops = self.recorder, self.t, self.ops
-        n, P = self.model.n_hidden, self.layout.n_columns
+        n = self.model.n_hidden
         emit(rec, t, ops["active_set"], 0, n_a)
         emit(rec, t, ops["input_projection"], live_in, live_in)
         emit(rec, t, ops["recurrent_product"], live_rec, live_rec)
         emit(rec, t, ops["gates"], GATE_MACS_PER_UNIT * n)
         emit(rec, t, ops["jacobian_build"], 4 * g_nnz, g_nnz)
-        if dense_block:  # M *= diag, then M += block @ M[A] in place (BLAS gemm)
-            emit(rec, t, ops["influence_update_dense"], n * P + n * n_a * P, g_nnz)
-        else:  # one pass: M[i] = diag_i M[i] + sum_k G[i, k] M_old[k]
-            emit(rec, t, ops["influence_update"], n * P + g_nnz * P, g_nnz)
+        if dense_block:  # M *= diag, then M += block @ M[A] in place (BLAS gemm), on the reached columns
+            emit(rec, t, ops["influence_update_dense"], n * p_r + n * a_p, g_nnz)
+        else:  # one pass over the reached columns: M[i] = diag_i M[i] + sum_k G[i, k] M_old[k]
+            emit(rec, t, ops["influence_update"], n * p_r + g_p, g_nnz)
         scattered = live_in + live_rec + len(BIASES) * n + g_nnz + n_a
         emit(rec, t, ops["immediate_scatter"], scattered, scattered)
         self._emit_readout(target)
         if target >= 0:
-            emit(rec, t, ops["contraction"], n_now * P, n_now)
+            emit(rec, t, ops["contraction"], now_p, n_now)
+
+
+def _features(counts: tuple[int, ...]) -> tuple[int, ...]:
+    """A step's counts (live_in, live_rec, |A|, nnz(G[:, A]), |A_t|, P_r) and the products the
+    recorded work uses (nnz(G[:, A]) P_r, |A| P_r, |A_t| P_r): the records are linear in these."""
+    live_in, live_rec, n_a, g_nnz, n_now, p_r = counts
+    return (live_in, live_rec, n_a, g_nnz, n_now, p_r, g_nnz * p_r, n_a * p_r, n_now * p_r)
 
 
 def _static_structure(model) -> tuple:

@@ -4,8 +4,10 @@ patterns, the per-step index sets and the ops, declared once per learner.
 Per-step index sets (``StepSets``): ``fired`` and ``support`` (units of s_{t-1} that fired / lie
 in the pseudo-derivative support; the Jacobian's active set A is their union), ``input_nz``
 (non-zero entries of x_t), ``fired_out`` and ``support_out`` (the same for the new state s_t,
-which the readout and the gradient contraction use) and, for BPTT, ``history_row`` (the history
-slot a step writes or its backward pass reads).
+which the readout and the gradient contraction use), for sparse RTRL ``reached`` (the columns of
+its influence matrix reached since the sequence start, ``rtrl.reach``: the update and the
+contraction sweep only those) and, for BPTT, ``history_row`` (the history slot a step writes or
+its backward pass reads).
 
 Patterns: ``W_in`` (the three input masks stacked, 3n x n_in), ``R`` (the recurrent masks
 stacked, 3n x n), ``G`` (their union, n x n: the sparsity of ds_t/dy_{t-1}).
@@ -30,6 +32,7 @@ from rtrl.model import BIASES, EGRU, INPUT_WEIGHTS, MASKED, RECURRENT_WEIGHTS
 
 ACTIVE = "fired|support"
 ACTIVE_OUT = "fired_out|support_out"
+REACHED = "reached"
 #: n-vectors BPTT stores per step beside x_t: s_{t-1}, the gates (rtrl.cell.Gates: 9), dL_t/ds_t.
 HISTORY_VECTORS = 11
 
@@ -121,6 +124,8 @@ def declarations(model: EGRU, method: str, history_steps: int = 0) -> Declaratio
     update = OpDecl("weight_update", "elementwise", Label.WEIGHT_UPDATE.value,
                     a=(Part("grad"), Part("grad_W_o"), Part("grad_b_o")), z=weights, accumulate=True)
     if method == "sparse_rtrl":
+        sets.append(IndexSet("reached", P, about="influence columns reached since the sequence start "
+                                                 "(the others are zero: rtrl.reach)"))
         tensors += [
             Tensor("G", "activations", (n, n), pattern="G", compact=True),
             Tensor("influence", "influence", (n, P)),
@@ -138,15 +143,17 @@ def declarations(model: EGRU, method: str, history_steps: int = 0) -> Declaratio
                    b=(Part("gates"),), z=(Part("G", cols=ACTIVE),), per_element=4),
             # M <- diag(u c') M + G[:, A] diag(y'_A) M[A]: the diagonal scale rides on the accumulate pass
             *(OpDecl(name, kind, Label.INFLUENCE_SPARSE_UPDATE.value, a=(Part("G", cols=ACTIVE),),
-                     b=(Part("influence", rows=ACTIVE),), z=(Part("influence"),), accumulate=True, scale=True)
+                     b=(Part("influence", rows=ACTIVE, cols=REACHED),), z=(Part("influence", cols=REACHED),),
+                     accumulate=True, scale=True)
               for name, kind in (("influence_update", "spmm"), ("influence_update_dense", "gemm"))),
             OpDecl("immediate_scatter", "scatter", Label.IMMEDIATE_SCATTER.value,
                    a=(Part("imm_in"), Part("imm_rec"), Part("imm_b"), Part("imm_thr", cols=ACTIVE),
                       Part("imm_thr_diag", rows=ACTIVE)), z=(Part("influence"),), accumulate=True),
             *readout,
             OpDecl("contraction", "gemm", Label.GRADIENT_CONTRACTION.value,
-                   a=(Part("dl_ds", transpose=True, cols=ACTIVE_OUT),), b=(Part("influence", rows=ACTIVE_OUT),),
-                   z=(Part("grad"),), accumulate=True),
+                   a=(Part("dl_ds", transpose=True, cols=ACTIVE_OUT),),
+                   b=(Part("influence", rows=ACTIVE_OUT, cols=REACHED),), z=(Part("grad", cols=REACHED),),
+                   accumulate=True),
             update,
         ]
     else:

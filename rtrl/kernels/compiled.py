@@ -8,16 +8,17 @@ Per step, in this order (``rtrl.kernels.cpu_step.CompiledStep`` drives them):
   immediate influence Mbar_t row by row (kept weights whose source is non-zero, biases, threshold
   columns). It returns |A| and nnz(G[:, A]), from which the learner picks this sparse path or the
   dense block (BLAS) when G[:, A] is well filled;
-* ``update``: one pass over M, in place, column block by column block (the old active rows of a
-  block are copied first): M[i] <- diag_i M[i] + sum_k G[i, k] dy_k M_old[k] + Mbar_t[i], and with
+* ``update``: one pass over the reached columns of M (``rtrl.reach``), in place, span by span
+  (the old active rows of a span are copied first): M[i] <- diag_i M[i] + sum_k G[i, k] dy_k M_old[k] + Mbar_t[i], and with
   a target the contraction grad += dL/ds[A_t] M[A_t], in denormals-are-zero mode
   (``rtrl.kernels.denormals``: subnormal arithmetic is ~100x slower; values below the smallest
   normal number become zero, far below round-off). The C build of the same update
   (``influence.c``, ``rtrl.kernels.native``) runs instead where it was compiled;
 * ``contract``: the contraction alone, after the dense-block path.
 
-The work done is what the learner records for its sparse path: (n + nnz(G[:, A])) x P
-multiply-accumulates for the product, one per scattered entry, |A_t| x P for the contraction.
+The work done is what the learner records for its sparse path: (n + nnz(G[:, A])) x P_r
+multiply-accumulates for the product (P_r: the reached columns), one per scattered entry,
+|A_t| x P_r for the contraction.
 Scalar arithmetic runs in float64 and is stored in the model's dtype.
 
 numba comes with the ``fast`` extra; without it ``AVAILABLE`` is False and the learner uses the
@@ -47,7 +48,7 @@ EV_O, EV_DH, EV_Y, EV_C, EV_DY, EV_DC, EV_DY_THR, EV_DC_THR = range(8)
 # The step's arrays travel packed, so that a call passes ~30 arguments instead of ~50 (the
 # dispatcher's per-argument work is paid cold, after the pass over M has evicted the caches):
 #: sections of the static int32 index array ``idx`` (offsets in ``idx_at``);
-IX_SRC_PTR, IX_GRP, IX_ROW, IX_SRCL, IX_G_PTR, IX_G_IDX, IX_ROW_PTR, IX_COL_SRC = range(8)
+IX_SRC_PTR, IX_GRP, IX_ROW, IX_SRCL, IX_G_PTR, IX_G_IDX, IX_ROW_PTR, IX_ROW_COLS, IX_ROW_SRC = range(9)
 #: sections of the int64 work array (offsets in ``work_i_at``);
 WI_SLOT, WI_UNITS, WI_PTR, WI_SLOTS, WI_IMM_PTR, WI_IMM_COL, WI_CURSOR = range(7)
 #: sections of the float work array (offsets in ``work_f_at``);
@@ -159,10 +160,12 @@ def _restrict(g_ptr, g_idx, prev, gv, R_u, R_r, R_z, slot, units, ptr, slots, ra
 
 
 @_jit
-def _immediate(x, prev, gv, row_ptr, col_src, bias0, thr0, units, ptr, slots, raw, imm_ptr, imm_col, imm_val):
+def _immediate(x, prev, gv, row_ptr, row_cols, row_src, bias0, thr0, units, ptr, slots, raw, imm_ptr, imm_col,
+               imm_val):
     """The immediate influence Mbar_t, row by row with ascending columns: kept weights whose source
-    (x or the previous events y) is non-zero (``row_ptr`` (6, n + 1): each group's columns of M
-    by row; ``col_src``: the source of each weight column), the four biases, and the threshold
+    (x or the previous events y) is non-zero (each group's weight columns of M listed row by row,
+    ascending, in ``row_cols``, with their sources (into [x, y]) in ``row_src``; group g's entries
+    of row i at ``row_ptr[g, i]..row_ptr[g, i + 1]``), the four biases, and the threshold
     columns (G[i, k] dy_thr[k] over G[:, A] from ``_restrict``, and u_i dc_thr[i] for active i)."""
     n, n_in = gv.shape[1], x.shape[0]
     m = 0
@@ -177,8 +180,8 @@ def _immediate(x, prev, gv, row_ptr, col_src, bias0, thr0, units, ptr, slots, ra
                 coef = gv[D_Z, i]
             else:
                 coef = gv[D_Z, i] * gv[R, i]
-            for col in range(row_ptr[grp, i], row_ptr[grp, i + 1]):
-                j = col_src[col]
+            for e in range(row_ptr[grp, i], row_ptr[grp, i + 1]):
+                col, j = row_cols[e], row_src[e]
                 v = x[j] if j < n_in else prev[EV_Y, j - n_in]
                 if v != 0:
                     imm_col[m], imm_val[m] = col, coef * v
@@ -216,14 +219,14 @@ def forward(s, x, W_u, W_r, W_z, R_u, R_r, R_z, b_u, b_r, b_z, b_rz, thr, W_o, b
         sec(idx, idx_at, IX_G_IDX), sec(work_i, work_i_at, WI_SLOT), sec(work_i, work_i_at, WI_UNITS),
         sec(work_i, work_i_at, WI_PTR), sec(work_i, work_i_at, WI_SLOTS), sec(work_f, work_f_at, WF_RAW),
         sec(work_f, work_f_at, WF_VALS), sec(idx, idx_at, IX_ROW_PTR).reshape((6, n + 1)),
-        sec(idx, idx_at, IX_COL_SRC), bias0, thr0, sec(work_i, work_i_at, WI_IMM_PTR),
+        sec(idx, idx_at, IX_ROW_COLS), sec(idx, idx_at, IX_ROW_SRC), bias0, thr0, sec(work_i, work_i_at, WI_IMM_PTR),
         sec(work_i, work_i_at, WI_IMM_COL), sec(work_f, work_f_at, WF_IMM_VAL), rows[ROWS_CW])
 
 
 @_jit
 def _forward(s, x, prev, W_u, W_r, W_z, R_u, R_r, R_z, src_ptr, e_grp, e_row, e_srcl, b_u, b_r, b_z, b_rz, thr,
              gamma, eps, W_o, b_o, target, gv, ev, logits, dl_ds, thr_direct, dW_o, db_o,
-             g_ptr, g_idx, slot, units, ptr, slots, raw, vals, row_ptr, col_src, bias0, thr0,
+             g_ptr, g_idx, slot, units, ptr, slots, raw, vals, row_ptr, row_cols, row_src, bias0, thr0,
              imm_ptr, imm_col, imm_val, cw):
     """The step up to the influence update.
 
@@ -274,7 +277,7 @@ def _forward(s, x, prev, W_u, W_r, W_z, R_u, R_r, R_z, src_ptr, e_grp, e_row, e_
     events(gv[S], thr, gamma, eps, ev)
     loss = _readout(ev, W_o, b_o, target, logits, dl_ds, thr_direct, dW_o, db_o)
     n_active, nnz = _restrict(g_ptr, g_idx, prev, gv, R_u, R_r, R_z, slot, units, ptr, slots, raw, vals)
-    _immediate(x, prev, gv, row_ptr, col_src, bias0, thr0, units, ptr, slots, raw, imm_ptr, imm_col, imm_val)
+    _immediate(x, prev, gv, row_ptr, row_cols, row_src, bias0, thr0, units, ptr, slots, raw, imm_ptr, imm_col, imm_val)
     n_now = 0
     for i in range(n):
         now_active = ev[EV_O, i] != 0 or ev[EV_DH, i] != 0
@@ -284,21 +287,23 @@ def _forward(s, x, prev, W_u, W_r, W_z, R_u, R_r, R_z, src_ptr, e_grp, e_row, e_
 
 
 @_jit
-def update(M, old, units, n_active, diag, ptr, slots, vals, block, imm_ptr, imm_col, imm_val, cursor, grad,
-           cw, with_grad):
-    """In place, in one pass over M (the numba version of ``influence.c``): every row becomes
-    M[i] = diag_i M[i] + sum_q vals[q] M_old[units[slots[q]]] + its immediate influence
-    (``imm_*``), and with ``with_grad`` grad += cw[i] M[i]. Per column block, the old active rows
-    are copied to ``old`` first; rows are accumulated in passes of up to four terms (the first
-    also scales)."""
+def update(M, old, units, n_active, diag, ptr, slots, vals, span_start, span_width, n_spans, imm_ptr, imm_col,
+           imm_val, cursor, grad, cw, with_grad):
+    """In place, in one pass over the reached columns of M (``rtrl.reach``: spans
+    ``span_start[s]``, ``span_width[s]`` for s < ``n_spans``, ascending, each at most ``old``'s
+    width; the other columns are zero and stay zero) (the numba version of ``influence.c``): every
+    row becomes M[i] = diag_i M[i] + sum_q vals[q] M_old[units[slots[q]]] + its immediate influence
+    (``imm_*``, all in reached columns), and with ``with_grad`` grad += cw[i] M[i]. Per span, the
+    old active rows are copied to ``old`` first; rows are accumulated in passes of up to four
+    terms (the first also scales)."""
     word = denormals.begin()
-    n, P = M.shape
+    n = M.shape[0]
     tiny = np.finfo(M.dtype).tiny
     for i in range(n):
         cursor[i] = imm_ptr[i]
-    for c0 in range(0, P, block):
-        c1 = min(c0 + block, P)
-        w = c1 - c0
+    for s in range(n_spans):
+        c0, w = span_start[s], span_width[s]
+        c1 = c0 + w
         for a in range(n_active):
             old[a, :w] = M[units[a], c0:c1]
         for i in range(n):
@@ -342,27 +347,43 @@ def update(M, old, units, n_active, diag, ptr, slots, vals, block, imm_ptr, imm_
 
 
 @_jit
-def contract(grad, M, ev, dl_ds):
-    """grad += dl_ds[i] M[i] over the active units of ``ev`` (8, n) (fired or in the support);
-    returns their count."""
+def contract(grad, M, ev, dl_ds, span_start, span_width, n_spans):
+    """grad += dl_ds[i] M[i] over the active units of ``ev`` (8, n) (fired or in the support), on
+    the reached columns (spans as in ``update``); returns the units' count."""
     count = 0
     for i in range(M.shape[0]):
         if ev[EV_O, i] != 0 or ev[EV_DH, i] != 0:
             count += 1
             w = dl_ds[i]
             m = M[i]
-            for c in range(grad.shape[0]):
-                grad[c] += w * m[c]
+            for s in range(n_spans):
+                for c in range(span_start[s], span_start[s] + span_width[s]):
+                    grad[c] += w * m[c]
     return count
 
 
 @_jit
-def template_rows(base, coef, c0, c1, c2, c3, c4, step, out):
-    """out = base + coef @ (c0..c4), with column 0 (the step) set to ``step``: a step's op records
-    as rows from their affine template (``SparseRTRL._row_template``)."""
+def mark_reached(imm_col, n_imm, flags, segment):
+    """flags[col // segment] = 1 for the first ``n_imm`` immediate-influence columns; returns
+    whether a flag changed (``rtrl.reach``)."""
+    changed = False
+    for e in range(n_imm):
+        k = imm_col[e] // segment
+        if flags[k] == 0:
+            flags[k] = 1
+            changed = True
+    return changed
+
+
+@_jit
+def template_rows(base, coef, counts, step, out):
+    """out = base + coef @ counts (F,), with column 0 (the step) set to ``step``: a step's op
+    records as rows from their affine template (``SparseRTRL._row_template``)."""
     k, n_cols = base.shape
     for r in range(k):
         for c in range(n_cols):
-            out[r, c] = base[r, c] + coef[r, c, 0] * c0 + coef[r, c, 1] * c1 + coef[r, c, 2] * c2 \
-                + coef[r, c, 3] * c3 + coef[r, c, 4] * c4
+            acc = base[r, c]
+            for f in range(counts.shape[0]):
+                acc += coef[r, c, f] * counts[f]
+            out[r, c] = acc
         out[r, 0] = step

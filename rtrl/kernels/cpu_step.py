@@ -10,6 +10,7 @@ from rtrl.cell import Events, Gates
 from rtrl.kernels import compiled, native
 from rtrl.layout import InfluenceLayout
 from rtrl.model import BIASES, INPUT_WEIGHTS, MASKED
+from rtrl.reach import SEGMENT, Reach
 from rtrl.static import cached
 
 
@@ -38,12 +39,12 @@ class CompiledStep:
     """One model's sparse-RTRL step in compiled code.
 
     ``g_rows``, ``g_cols``: the non-zeros of G's sparsity (the union of the recurrent masks),
-    row-major. After ``forward``: ``gate_values`` (9, n) (rows as ``rtrl.cell.Gates``),
+    row-major; ``reach``: the learner's reached columns of M (``rtrl.reach``). After ``forward``: ``gate_values`` (9, n) (rows as ``rtrl.cell.Gates``),
     ``new_events`` (8, n) (rows as ``rtrl.cell.Events`` without s), ``logits`` (n_out,) and, with
     a target, ``dl_ds`` (n,).
     """
 
-    def __init__(self, model, layout: InfluenceLayout, g_rows: np.ndarray, g_cols: np.ndarray) -> None:
+    def __init__(self, model, layout: InfluenceLayout, g_rows: np.ndarray, g_cols: np.ndarray, reach: Reach) -> None:
         n, n_in, dtype = model.n_hidden, model.n_in, model.dtype
         self.model = model
         self.bias0, self.thr0 = layout.start[BIASES[0]], layout.start["thr"]
@@ -65,14 +66,17 @@ class CompiledStep:
         self.new_events = self._rows[compiled.ROWS_NEW:compiled.ROWS_CW]
         self._cw, self.dl_ds = self._rows[compiled.ROWS_CW], self._rows[compiled.ROWS_DL_DS]
         self._old = aligned_empty((n, compiled.COLUMN_BLOCK), dtype)
+        #: the reached columns of M (``rtrl.reach``, spans at most COLUMN_BLOCK wide): marked by
+        #: ``forward``, swept by ``update``
+        self.reach = reach
         lib = native.load()
         #: The influence update's implementation: the C build ("c", see ``rtrl.kernels.native``) or "numba".
         self.implementation = "c" if lib is not None and lib.supports(dtype) else "numba"
         self._native = None
         if self.implementation == "c":
             self._native = lib.bind(self._old, self._units, self.gate_values[compiled.DIAG], self._ptr, self._slots,
-                                    self._vals, compiled.COLUMN_BLOCK, self._imm_ptr, self._imm_col, self._imm_val,
-                                    self._cursor, self._cw)
+                                    self._vals, compiled.COLUMN_BLOCK, self.reach.span_start, self.reach.span_width,
+                                    self._imm_ptr, self._imm_col, self._imm_val, self._cursor, self._cw)
         if (dtype, self.implementation) not in _WARM:  # once per process: the kernels are compiled by then
             self._warm_up(layout.n_columns)
             _WARM.add((dtype, self.implementation))
@@ -87,6 +91,7 @@ class CompiledStep:
                            np.zeros((n_out, n), dtype), np.zeros(n_out, dtype))
         self.update(M, fwd.n_active, grad, True)
         self.contract(grad, M)
+        self.reach.clear()  # the scratch step marked columns of the learner's M
 
     def previous_events(self, s: np.ndarray) -> Events:
         """The events of s_{t-1} = ``s`` that the last ``forward`` computed (views, valid until the
@@ -99,10 +104,15 @@ class CompiledStep:
         (n_out,) when ``target`` >= 0."""
         p = self.model.params
         gamma, eps = self.model.pseudo_derivative
-        return Forward(*compiled.forward(
+        fwd = Forward(*compiled.forward(
             s, x, p["W_u"], p["W_r"], p["W_z"], p["R_u"], p["R_r"], p["R_z"], p["b_u"], p["b_r"], p["b_z"], p["b_rz"],
             p["thr"], p["W_o"], p["b_o"], thr_direct, dW_o, db_o, target, gamma, eps, self.bias0, self.thr0,
             self._idx, self._idx_at, self._work_i, self._work_i_at, self._rows, self._work_f, self._work_f_at))
+        reach = self.reach
+        if fwd.live_in >= 0 and not reach.everything():  # the columns this step's Mbar writes are reached
+            if compiled.mark_reached(self._imm_col, self._imm_ptr[-1], reach.flags, SEGMENT):
+                reach.changed()
+        return fwd
 
     def gates(self) -> Gates:
         """The gates of the last ``forward`` as a ``Gates`` (views of ``gate_values``)."""
@@ -110,23 +120,27 @@ class CompiledStep:
 
     def update(self, M: np.ndarray, n_active: int, grad: np.ndarray, with_target: bool) -> None:
         """In place M <- J_t M + Mbar_t after ``forward``, and with a target grad += dL/ds[A_t] M[A_t]."""
+        reach = self.reach
         if self._native is not None:
-            self._native(M, n_active, grad, with_target)
+            self._native(M, n_active, reach.n_spans, grad, with_target)
         else:
             compiled.update(M, self._old, self._units, n_active, self.gate_values[compiled.DIAG], self._ptr,
-                            self._slots, self._vals, compiled.COLUMN_BLOCK, self._imm_ptr, self._imm_col,
-                            self._imm_val, self._cursor, grad, self._cw, with_target)
+                            self._slots, self._vals, reach.span_start, reach.span_width, reach.n_spans,
+                            self._imm_ptr, self._imm_col, self._imm_val, self._cursor, grad, self._cw, with_target)
 
     def contract(self, grad: np.ndarray, M: np.ndarray) -> int:
-        """grad += dL/ds[A_t] M[A_t] over the active set of the new state; returns |A_t|."""
-        return compiled.contract(grad, M, self.new_events, self.dl_ds)
+        """grad += dL/ds[A_t] M[A_t] over the active set of the new state (reached columns);
+        returns |A_t|."""
+        reach = self.reach
+        return compiled.contract(grad, M, self.new_events, self.dl_ds, reach.span_start, reach.span_width,
+                                 reach.n_spans)
 
 
 def _static_indices(model, layout: InfluenceLayout, g_rows: np.ndarray, g_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The static indices, int32, in one array (sections: compiled.IX_*) and their offsets: kept
     entries by source (CSR over the n_in + n sources) with group, unit row and source index within
-    the group; G's row-major CSR; the first weight column of M of each group in each row, and each
-    weight column's source (for the immediate influence, row by row)."""
+    the group; G's row-major CSR; each group's weight columns of M row by row (ascending) with
+    their sources, and where each row's start (for the immediate influence, row by row)."""
     n, n_in = model.n_hidden, model.n_in
     grp, row, srcl, src = [], [], [], []
     for g, name in enumerate(MASKED):
@@ -137,12 +151,18 @@ def _static_indices(model, layout: InfluenceLayout, g_rows: np.ndarray, g_cols: 
         src.append(j if name in INPUT_WEIGHTS else n_in + j)
     src = np.concatenate(src)
     order = np.argsort(src, kind="stable")
-    row_ptr = np.stack([layout.start[name] + np.searchsorted(layout.rows[name], np.arange(n + 1)) for name in MASKED])
-    col_src = np.concatenate([layout.srcs[name] + (0 if name in INPUT_WEIGHTS else n_in) for name in MASKED])
+    row_cols, row_src, row_ptr, offset = [], [], [], 0
+    for name in MASKED:  # each group's weight columns listed row by row, ascending
+        by_row = np.argsort(layout.rows[name], kind="stable")  # within a row: ascending source = column
+        row_cols.append(layout.start[name] + by_row)
+        row_src.append(layout.srcs[name][by_row] + (0 if name in INPUT_WEIGHTS else n_in))
+        row_ptr.append(offset + np.searchsorted(layout.rows[name][by_row], np.arange(n + 1)))
+        offset += by_row.size
     idx, at = _pack([
         np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n_in + n))]),
         *(np.concatenate(a)[order] for a in (grp, row, srcl)),
-        np.concatenate([[0], np.cumsum(np.bincount(g_rows, minlength=n))]), g_cols, row_ptr.ravel(), col_src,
+        np.concatenate([[0], np.cumsum(np.bincount(g_rows, minlength=n))]), g_cols, np.concatenate(row_ptr),
+        np.concatenate(row_cols), np.concatenate(row_src),
     ], np.int32)
     idx.flags.writeable = at.flags.writeable = False  # shared by every learner of the model
     return idx, at

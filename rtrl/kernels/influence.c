@@ -5,10 +5,12 @@
  *   M[i, imm_col[e]] += imm_val[e]          for e in imm_ptr[i]..imm_ptr[i+1] (columns ascending)
  *   grad[:] += cw[i] M[i, :]                when with_grad (cw[i] = dL/ds_i on the active rows, else 0)
  *
- * for every row i of M (n x P, row-major). Per block of `block` columns the old values of the
+ * for every row i of M (n x P, row-major), on the reached columns only: spans span_start[s],
+ * span_width[s] (s < n_spans, ascending, each at most `block` wide; rtrl/reach.py: the other
+ * columns are zero and stay zero). Per span the old values of the
  * active rows are copied to `old` (n_active x block) first; each row segment is then accumulated
  * in four vector registers over all its terms and stored once, its immediate-influence entries in
- * the block are added (cursor[i] walks them) and it is contracted into grad. Runs with flush-to-zero and
+ * the span are added (cursor[i] walks them) and it is contracted into grad. Runs with flush-to-zero and
  * denormals-are-zero set (x86), restored on return: values below the smallest normal number
  * become zero, far below round-off, instead of taking the CPU's ~100x slower subnormal path.
  * Without a C compiler the numba kernel rtrl.kernels.compiled.update does the same work.
@@ -35,12 +37,13 @@
   typedef T NAME##_vec __attribute__((vector_size(VBYTES), aligned(sizeof(T)), may_alias));          \
   void NAME(T *restrict M, int64_t n, int64_t P, T *restrict old, const int64_t *units,              \
             int64_t n_active, const T *diag, const int64_t *ptr, const int64_t *slots,               \
-            const T *vals, int64_t block, const int64_t *imm_ptr, const int64_t *imm_col,            \
-            const T *imm_val, int64_t *cursor, T *restrict grad, const T *cw, int64_t with_grad) {   \
+            const T *vals, int64_t block, const int64_t *span_start, const int64_t *span_width,      \
+            int64_t n_spans, const int64_t *imm_ptr, const int64_t *imm_col, const T *imm_val,       \
+            int64_t *cursor, T *restrict grad, const T *cw, int64_t with_grad) {                     \
     enum { L = VBYTES / sizeof(T) };                                                                  \
     for (int64_t i = 0; i < n; i++) cursor[i] = imm_ptr[i];                                           \
-    for (int64_t c0 = 0; c0 < P; c0 += block) {                                                       \
-      int64_t w = c0 + block < P ? block : P - c0;                                                    \
+    for (int64_t s = 0; s < n_spans; s++) {                                                           \
+      const int64_t c0 = span_start[s], w = span_width[s];                                            \
       for (int64_t a = 0; a < n_active; a++)                                                          \
         memcpy(old + a * block, M + units[a] * P + c0, (size_t)w * sizeof(T));                        \
       for (int64_t i = 0; i < n; i++) {                                                               \
@@ -68,6 +71,11 @@
           *(NAME##_vec *)(o + c + 2 * L) = a2;                                                        \
           *(NAME##_vec *)(o + c + 3 * L) = a3;                                                        \
         }                                                                                             \
+        for (; c + L <= w; c += L) { /* spans are whole segments: one vector at a time */            \
+          NAME##_vec a0 = *(NAME##_vec *)(o + c) * d;                                                 \
+          for (int64_t q = q0; q < q1; q++) a0 += vals[q] * *(const NAME##_vec *)(old + slots[q] * block + c); \
+          *(NAME##_vec *)(o + c) = a0;                                                                \
+        }                                                                                             \
         for (; c < w; c++) {                                                                          \
           T acc = d * o[c];                                                                           \
           for (int64_t q = q0; q < q1; q++) acc += vals[q] * old[slots[q] * block + c];               \
@@ -90,11 +98,12 @@ DEFINE_PRODUCT(product_inner_f64, double)
 #define DEFINE_ENTRY(NAME, INNER, T)                                                                  \
   void NAME(T *M, int64_t n, int64_t P, T *old, const int64_t *units, int64_t n_active,             \
             const T *diag, const int64_t *ptr, const int64_t *slots, const T *vals, int64_t block,   \
+            const int64_t *span_start, const int64_t *span_width, int64_t n_spans,                   \
             const int64_t *imm_ptr, const int64_t *imm_col, const T *imm_val, int64_t *cursor,       \
             T *grad, const T *cw, int64_t with_grad) {                                                \
     FTZ_BEGIN                                                                                         \
-    INNER(M, n, P, old, units, n_active, diag, ptr, slots, vals, block, imm_ptr, imm_col, imm_val,    \
-          cursor, grad, cw, with_grad);                                                               \
+    INNER(M, n, P, old, units, n_active, diag, ptr, slots, vals, block, span_start, span_width,       \
+          n_spans, imm_ptr, imm_col, imm_val, cursor, grad, cw, with_grad);                           \
     FTZ_END                                                                                           \
   }
 

@@ -2,8 +2,8 @@
 
 ``make`` builds ``_influence.so`` next to this file with the machine's C compiler
 (``python -m rtrl.kernels.native``; ``-O3 -march=native``, so it is specific to this CPU: the build
-records the CPU's feature flags beside it, and ``load()`` refuses a library built for other flags,
-which could stop the process with an illegal instruction). Where no compiler is found the build is
+records the CPU's feature flags and the source's digest beside it, and ``load()`` refuses a library built
+for other flags, which could stop the process with an illegal instruction, or from another source). Where no compiler is found the build is
 skipped with a note and ``load()`` returns None: the learner then uses the numba kernel for the
 same work (``rtrl.kernels.compiled.update``).
 
@@ -41,7 +41,7 @@ class NativeUpdate:
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         ptr, i64 = ctypes.c_void_p, ctypes.c_int64
-        args = [ptr, i64, i64, ptr, ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, ptr, ptr, ptr, ptr, ptr, i64]
+        args = [ptr, i64, i64, ptr, ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, ptr, i64, ptr, ptr, ptr, ptr, ptr, ptr, i64]
         self._fn = {}
         for dtype, name in ((np.float32, "influence_update_f32"), (np.float64, "influence_update_f64")):
             fn = getattr(lib, name)
@@ -53,26 +53,27 @@ class NativeUpdate:
     def supports(self, dtype) -> bool:
         return np.dtype(dtype) in self._fn
 
-    def bind(self, old, units, diag, ptr, slots, vals, block, imm_ptr, imm_col, imm_val, cursor, cw) -> "BoundUpdate":
+    def bind(self, old, units, diag, ptr, slots, vals, block, span_start, span_width, imm_ptr, imm_col, imm_val,
+             cursor, cw) -> "BoundUpdate":
         """The update with its scratch and operand buffers fixed (their addresses are taken once;
         the buffers must live as long as the result and never be reallocated)."""
-        return BoundUpdate(self._fn[vals.dtype], (old, units, diag, ptr, slots, vals, imm_ptr, imm_col, imm_val,
-                                                  cursor, cw), block)
+        return BoundUpdate(self._fn[vals.dtype], (old, units, diag, ptr, slots, vals, span_start, span_width,
+                                                  imm_ptr, imm_col, imm_val, cursor, cw), block)
 
 
 class BoundUpdate:
-    """``influence_update`` with fixed buffers: call with (M, n_active, grad, with_grad)."""
+    """``influence_update`` with fixed buffers: call with (M, n_active, n_spans, grad, with_grad)."""
 
     def __init__(self, fn, buffers: tuple, block: int) -> None:
         self._fn, self._buffers, self._block = fn, buffers, block  # keeps the buffers alive
-        (self._old, self._units, self._diag, self._ptr, self._slots, self._vals, self._imm_ptr, self._imm_col,
-         self._imm_val, self._cursor, self._cw) = (b.ctypes.data for b in buffers)
+        (self._old, self._units, self._diag, self._ptr, self._slots, self._vals, self._span_start, self._span_width,
+         self._imm_ptr, self._imm_col, self._imm_val, self._cursor, self._cw) = (b.ctypes.data for b in buffers)
 
-    def __call__(self, M: np.ndarray, n_active: int, grad: np.ndarray, with_grad: bool) -> None:
+    def __call__(self, M: np.ndarray, n_active: int, n_spans: int, grad: np.ndarray, with_grad: bool) -> None:
         n, P = M.shape
         self._fn(M.ctypes.data, n, P, self._old, self._units, n_active, self._diag, self._ptr, self._slots,
-                 self._vals, self._block, self._imm_ptr, self._imm_col, self._imm_val, self._cursor,
-                 grad.ctypes.data, self._cw, int(with_grad))
+                 self._vals, self._block, self._span_start, self._span_width, n_spans, self._imm_ptr, self._imm_col,
+                 self._imm_val, self._cursor, grad.ctypes.data, self._cw, int(with_grad))
 
 
 @contextmanager
@@ -127,7 +128,13 @@ def _open_or_build(library: Path) -> NativeUpdate | None:
 
 def _current(library: Path) -> bool:
     stamp = library.with_name(library.name + CPU_STAMP)
-    return library.exists() and stamp.exists() and stamp.read_text() == cpu_fingerprint()
+    return library.exists() and stamp.exists() and stamp.read_text() == build_stamp()
+
+
+def build_stamp() -> str:
+    """What a library must have been built for: this CPU and this source (a library of an older
+    ``influence.c`` has another signature and must never be called)."""
+    return f"{cpu_fingerprint()}\nsource {hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]}"
 
 
 def _open(library: Path) -> NativeUpdate | None:
@@ -151,7 +158,7 @@ def build(target: Path = LIBRARY) -> str:
         tmp.unlink(missing_ok=True)
         first = (done.stderr.strip().splitlines() or ["(no message)"])[0]
         return f"C build failed ({first}): sparse RTRL uses its numba kernel"
-    target.with_name(target.name + CPU_STAMP).write_text(cpu_fingerprint())
+    target.with_name(target.name + CPU_STAMP).write_text(build_stamp())
     os.replace(tmp, target)
     return f"built {target.name} with {Path(compiler).name} {' '.join(FLAGS[:3])}"
 

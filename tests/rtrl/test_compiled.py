@@ -14,6 +14,7 @@ from accel_sim.trace.schema import ListRecorder
 from rtrl import EGRU, gradients
 from rtrl.kernels import compiled
 from rtrl.sparse_rtrl import SparseRTRL
+from rtrl.reach import SEGMENT, spans
 from tests.rtrl.test_exactness import random_case, relative_error
 
 pytestmark = pytest.mark.skipif(not compiled.AVAILABLE, reason="numba (the `fast` extra) is not installed")
@@ -115,14 +116,21 @@ def test_compiled_kernels_need_numba(monkeypatch):
 
 @pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="no C compiler")
 def test_c_update_builds_and_matches_numba(tmp_path):
-    """A fresh build of influence.c gives the numba update's result on random operands."""
+    """A fresh build of influence.c gives the numba update's result on random operands, sweeping
+    only the reached columns (random spans): there it equals the formula, elsewhere M stays zero."""
     library = tmp_path / "influence.so"
     assert "built" in native.build(library)
     update = native.NativeUpdate(ctypes.CDLL(str(library)))
     rng = np.random.default_rng(0)
-    n, P, block = 9, 301, 64  # P not a multiple of the block or of any vector width
+    n, P, block = 9, 301, 64  # P not a multiple of the block, a segment or any vector width
     for dtype in (np.float32, np.float64):
-        M = rng.normal(size=(n, P)).astype(dtype)
+        flags = (rng.random(-(-P // SEGMENT)) < 0.6).astype(np.uint8)
+        flags[-1] = 1  # the partial last segment
+        reached = np.repeat(flags.astype(bool), SEGMENT)[:P]
+        start, width = np.zeros(P, np.int64), np.zeros(P, np.int64)
+        n_spans, n_reached = spans(flags, P, block, start, width)
+        assert n_reached == reached.sum() and (width[:n_spans] <= block).all()
+        M = rng.normal(size=(n, P)).astype(dtype) * reached
         units = np.array([1, 4, 5, 8], np.int64)
         counts = rng.integers(0, 6, n)
         ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -130,18 +138,19 @@ def test_c_update_builds_and_matches_numba(tmp_path):
         vals, diag = rng.normal(size=ptr[-1]).astype(dtype), rng.normal(size=n).astype(dtype)
         imm_counts = rng.integers(0, 4, n)
         imm_ptr = np.concatenate([[0], np.cumsum(imm_counts)]).astype(np.int64)
-        imm_col = np.concatenate([np.sort(rng.choice(P, c, replace=False)) for c in imm_counts]).astype(np.int64)
+        imm_col = np.concatenate([np.sort(rng.choice(np.flatnonzero(reached), c, replace=False))
+                                  for c in imm_counts]).astype(np.int64)
         imm_val = rng.normal(size=imm_ptr[-1]).astype(dtype)
         cw = np.where(rng.random(n) < 0.5, rng.normal(size=n), 0).astype(dtype)
         old, cursor = np.empty((n, block), dtype), np.empty(n, np.int64)
         results = []
         M2, grad = M.copy(), np.zeros(P, dtype)
-        update.bind(old, units, diag, ptr, slots, vals, block, imm_ptr, imm_col, imm_val, cursor, cw)(
-            M2, units.size, grad, True)
+        update.bind(old, units, diag, ptr, slots, vals, block, start, width, imm_ptr, imm_col, imm_val, cursor, cw)(
+            M2, units.size, n_spans, grad, True)
         results.append((M2, grad))
         M2, grad = M.copy(), np.zeros(P, dtype)
-        compiled.update(M2, old, units, units.size, diag, ptr, slots, vals, block, imm_ptr, imm_col, imm_val, cursor,
-                        grad, cw, True)
+        compiled.update(M2, old, units, units.size, diag, ptr, slots, vals, start, width, n_spans, imm_ptr, imm_col,
+                        imm_val, cursor, grad, cw, True)
         results.append((M2, grad))
         expected = diag[:, None] * M
         for i in range(n):
@@ -153,6 +162,7 @@ def test_c_update_builds_and_matches_numba(tmp_path):
         for M2, grad in results:
             np.testing.assert_allclose(M2, expected, rtol=rtol, atol=rtol)
             np.testing.assert_allclose(grad, cw @ expected, rtol=rtol, atol=rtol * 10)
+            assert not M2[:, ~reached].any()
 
 
 NO_CC = pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="no C compiler")
@@ -200,11 +210,27 @@ def test_a_plain_install_builds_the_c_update_once_into_the_user_cache(tmp_path, 
     monkeypatch.setattr(native, "_loaded", {})
     assert native.load() is not None
     built = native.cache_library()
-    assert built.exists() and built.with_name(built.name + native.CPU_STAMP).read_text() == native.cpu_fingerprint()
+    assert built.exists() and built.with_name(built.name + native.CPU_STAMP).read_text() == native.build_stamp()
     stamp = built.stat().st_mtime_ns
     monkeypatch.setattr(native, "_loaded", {})
     assert native.load() is not None and built.stat().st_mtime_ns == stamp  # not rebuilt
     assert not list(built.parent.glob("*.partial"))
+
+
+@NO_CC
+def test_a_library_built_from_another_source_is_never_loaded(tmp_path, monkeypatch):
+    """The package's library stamped for this CPU but an older influence.c (another signature) is
+    refused: load() builds a current one into the cache instead of calling the stale one."""
+    package = tmp_path / "package" / "_influence.so"
+    package.parent.mkdir()
+    assert "built" in native.build(package)
+    stamp = package.with_name(package.name + native.CPU_STAMP)
+    stamp.write_text(stamp.read_text().replace("source ", "source 0"))
+    monkeypatch.setattr(native, "LIBRARY", package)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(native, "_loaded", {})
+    assert native._open(package) is None  # refused: stamped for another source
+    assert native.load() is not None and native.cache_library().exists()  # a current build instead
 
 
 def test_without_a_compiler_or_cache_the_numba_kernel_runs(tmp_path, monkeypatch):

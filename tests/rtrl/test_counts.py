@@ -1,11 +1,14 @@
 """The sparse learner's recorded multiply-accumulates equal the formula of docs/model.md §3, evaluated
-independently from the masks and the active sets it recorded."""
+independently from the masks and the active sets it recorded, on the reached columns of M
+(rtrl.reach) worked out here from the inputs and events seen since the sequence start."""
 
 import numpy as np
 import pytest
 
 from accel_sim.trace.schema import ListRecorder
 from rtrl import EGRU, make_learner
+from rtrl.model import BIASES, INPUT_WEIGHTS, MASKED
+from rtrl.reach import SEGMENT
 from rtrl.sparse_rtrl import uses_dense_block
 from rtrl.trace_decl import OPS
 
@@ -35,21 +38,38 @@ def test_sparse_macs_match_design_formula(seed, density, eps):
     union = model.masks["R_u"] | model.masks["R_r"] | model.masks["R_z"]
     P = sum(int(model.masks[k].sum()) for k in model.masks) + 5 * n
     table = by_step_and_op(rec)
+    lay = learner.layout
+    seen_x, seen_y, seen_a = np.zeros(n_in, bool), np.zeros(n, bool), np.zeros(n, bool)
     thr = model.params["thr"]
     final_active = np.flatnonzero((learner.s - thr > 0) | (np.abs(learner.s - thr) < eps))
     for i, step in enumerate(rec.steps):
         active = np.union1d(step.fired, step.support)
         g_nnz = int(union[:, active].sum())
-        # diagonal scale n x P, plus the CSR path's nnz(G[:, A]) x P (docs/model.md §3), or the
+        # Columns M can hold a non-zero in: a weight's once its source was non-zero (x_j, or y_j:
+        # fired), a bias's always, a threshold's once its unit was active; reached per segment.
+        seen_x |= xs[i] != 0
+        seen_y[step.fired] = True
+        seen_a[active] = True
+        written = np.zeros(P, bool)
+        for name in MASKED:
+            seen = seen_x if name in INPUT_WEIGHTS else seen_y
+            written[lay.columns(name)] = seen[lay.srcs[name]]
+        written[lay.start[BIASES[0]]:lay.start["thr"]] = True
+        written[lay.columns("thr")] = seen_a
+        segments = np.add.reduceat(written, np.arange(0, P, SEGMENT)) > 0
+        reached = np.repeat(segments, SEGMENT)[:P]
+        assert np.array_equal(step.sets["reached"], np.flatnonzero(reached))
+        P_r = int(reached.sum())
+        # diagonal scale n x P_r, plus the CSR path's nnz(G[:, A]) x P_r (docs/model.md §3), or the
         # dense-block path's n x |A| block
         dense_block = uses_dense_block(g_nnz, n, active.size)
-        expected = n * P + (n * active.size * P if dense_block else g_nnz * P)
+        expected = n * P_r + (n * active.size * P_r if dense_block else g_nnz * P_r)
         op = "influence_update_dense" if dense_block else "influence_update"
         assert table[(step.step, op)] == expected
         if targets[i] >= 0:
             after = rec.steps[i + 1] if i + 1 < len(rec.steps) else None
             now = np.union1d(after.fired, after.support) if after else final_active
-            assert table[(step.step, "contraction")] == now.size * P
+            assert table[(step.step, "contraction")] == now.size * P_r
         else:
             assert (step.step, "contraction") not in table
         fired = step.fired

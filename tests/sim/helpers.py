@@ -32,6 +32,7 @@ def rtrl_like_trace(n_hidden: int = 32, n_steps: int = 20, density: float = 0.1,
         sets = {name: rng.random(size) < p for name, size, p in (
             ("fired", n, 0.1), ("support", n, 0.12), ("input_nz", n_in, 0.6), ("fired_out", n, 0.1),
             ("support_out", n, 0.12))}
+        sets["reached"] = np.ones(header.n_influence_columns, bool)  # steady state: every column of M reached
         steps.append((t, sets))
         names = ["active_set", "input_projection", "recurrent_product", "gates", "jacobian_build",
                  "influence_update", "immediate_scatter", "readout"]

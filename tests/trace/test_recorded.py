@@ -112,10 +112,10 @@ def design_counts(t, steps, xs):
 
 
 def test_sparse_rtrl_work_equals_design_formula(traces):
-    """Per step, A = fired ∪ support of s_{t-1}, U = R_u|R_r|R_z: J·M costs (n + nnz(U[:, A]))·P
-    (diagonal scale on the accumulate pass + sparse update); building G[:, A] 4·nnz; the forward
+    """Per step, A = fired ∪ support of s_{t-1}, U = R_u|R_r|R_z, P_r the reached columns of M:
+    J·M costs (n + nnz(U[:, A]))·P_r (diagonal scale on the accumulate pass + sparse update); building G[:, A] 4·nnz; the forward
     products touch the kept weights whose source is non-zero; the immediate scatter one value per
-    live weight, bias (4n) and threshold entry (nnz + |A|); the contraction |A_t|·P. The derived
+    live weight, bias (4n) and threshold entry (nnz + |A|); the contraction |A_t|·P_r. The derived
     effectual work equals these, and so do the learner's own counts where it skips zeros."""
     xs, targets = sequence()
     work, steps = per_op(traces["sparse_rtrl"])
@@ -132,11 +132,13 @@ def test_sparse_rtrl_work_equals_design_formula(traces):
         for name, value in expected.items():
             learner_macs, _, effectual, _ = work[name][t]
             assert effectual == learner_macs == value, (name, t)
-        assert update[2] == (n + c["g_nnz"]) * P and update[1] == c["g_nnz"]
-        assert update[3] == (n + n * c["active"]) * P  # dense extent: diagonal + the n x |A| block
+        P_r = steps[t].sets["reached"].size  # columns of M reached since the start (tests/rtrl/test_counts.py)
+        assert 0 < P_r <= P
+        assert update[2] == (n + c["g_nnz"]) * P_r and update[1] == c["g_nnz"]
+        assert update[3] == (n + n * c["active"]) * P_r  # dense extent: diagonal + the n x |A| block
         assert update[0] == (update[2] if t in work["influence_update"] else update[3])
         if targets[t] >= 0:
-            assert work["contraction"][t][:3] == (c["now"] * P, c["now"], c["now"] * P)
+            assert work["contraction"][t][:3] == (c["now"] * P_r, c["now"], c["now"] * P_r)
             assert work["readout_grad"][t][2] == MODEL["n_out"] * c["fired_out"]
         else:
             assert t not in work["contraction"] and t not in work["readout_grad"]
