@@ -113,7 +113,12 @@ def check_arrays(path, arrays: dict[str, np.ndarray], params: dict, learner_stat
                                                   f"unknown {sorted(set(got) - set(learner_shapes))})")
         for k, v in got.items():
             _check_array(path, f"{prefix}learner/{k}", v, learner_shapes[k])
-    namespaces = tuple(f"{p}{n}/" for p in ("", "snapshot/") for n in ("params", "optimizer", "learner", "masks"))
+    for k, v in unpack("grow_scores", arrays).items():  # |gradient| per weight, for gradient growth
+        if k not in shapes:
+            raise _fail(path, f"grow_scores/{k}", "not a weight of this model")
+        _check_array(path, f"grow_scores/{k}", v, shapes[k])
+    namespaces = ("grow_scores/",) + tuple(f"{p}{n}/" for p in ("", "snapshot/")
+                                           for n in ("params", "optimizer", "learner", "masks"))
     monitor = {f"monitor/{k}" for k in monitor_keys}
     for k in arrays:
         if k not in monitor and not k.startswith(namespaces):

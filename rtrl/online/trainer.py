@@ -324,6 +324,8 @@ class OnlineTrainer:
             **pack("snapshot/optimizer", self.snapshot.optimizer),
             **pack("snapshot/learner", self.snapshot.learner),
         }
+        if self._grow_scores is not None:  # gradient growth reads them at the next rewiring
+            arrays.update(pack("grow_scores", self._grow_scores))
         if self.progress.rewire_events:  # fixed masks are rebuilt from the seed; rewired ones are stored
             arrays.update(pack("masks", {k: m.astype(np.uint8) for k, m in self.model.masks.items()}))
             arrays.update(pack("snapshot/masks", {k: m.astype(np.uint8) for k, m in self.snapshot.masks.items()}))
@@ -355,6 +357,7 @@ class OnlineTrainer:
                 {k: m.copy() for k, m in self.model.masks.items()},
             )
             self.progress = Progress(**doc["progress"])
+            self._grow_scores = unpack("grow_scores", arrays) or None  # shapes checked by check_arrays
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path}: checkpoint does not fit this trainer ({exc})") from None
         return run

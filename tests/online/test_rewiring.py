@@ -97,6 +97,23 @@ def test_resume_after_a_rewiring_is_bit_exact(tmp_path):
         assert np.array_equal(resumed.model.params[k], v), k
 
 
+def test_resume_with_gradient_growth_is_bit_exact(tmp_path):
+    """The |gradient| scores gradient growth reads at the next rewiring travel in the checkpoint (a
+    sequence with no update before that rewiring, e.g. one rolled back, would read the saved ones),
+    and a resumed run reaches the same masks and weights."""
+    full = _run("dense_rtrl", rewire_grow="gradient")
+    path = tmp_path / "run.npz"
+    _run("dense_rtrl", rewire_grow="gradient", checkpoint=str(path), stop_after=5)
+    arrays, _ = load_checkpoint(str(path))
+    assert {f"grow_scores/{k}" for k in MASKED} <= set(arrays)
+    resumed = _run("dense_rtrl", rewire_grow="gradient", resume=str(path))
+    assert resumed.progress.rewire_events == full.progress.rewire_events >= 2
+    for k in MASKED:
+        assert np.array_equal(resumed.model.masks[k], full.model.masks[k]), k
+    for k, v in full.model.params.items():
+        assert np.array_equal(resumed.model.params[k], v), k
+
+
 def test_a_checkpoint_with_a_bad_mask_is_refused(tmp_path):
     path = tmp_path / "run.npz"
     _run("sparse_rtrl", checkpoint=str(path), stop_after=11)
