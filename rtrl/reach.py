@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from rtrl.backend import to_host
+from rtrl.kernels import compiled
 
 #: Columns per reach flag (the C update's vector tile of float32 on AVX2).
 SEGMENT = 32
@@ -67,8 +68,8 @@ class Reach:
     def changed(self) -> None:
         """Recompute the spans after ``flags`` changed (callers that write flags directly)."""
         self._columns = self._mask = None
-        self.n_spans, self.n_reached = spans(to_host(self.flags), self.n_columns, self.block,
-                                             self.span_start, self.span_width)
+        self.n_spans, self.n_reached = _spans(to_host(self.flags), SEGMENT, self.n_columns, self.block,
+                                              self.span_start, self.span_width)
 
     def everything(self) -> bool:
         return self.n_reached == self.n_columns
@@ -89,16 +90,28 @@ class Reach:
 
 def spans(flags: np.ndarray, n_columns: int, block: int, start: np.ndarray, width: np.ndarray) -> tuple[int, int]:
     """Runs of reached segments (``flags`` (n_segments,)) as column spans of at most ``block``
-    columns, ascending, into ``start`` / ``width``; returns (spans, reached columns)."""
+    columns, ascending, into ``start`` / ``width``; returns (spans, reached columns). The
+    compiled twin (one call, no temporaries) runs where numba is installed."""
+    return _spans(flags, SEGMENT, n_columns, block, start, width)
+
+
+def _numpy_spans(flags: np.ndarray, segment: int, n_columns: int, block: int, start: np.ndarray,
+                 width: np.ndarray) -> tuple[int, int]:
     live = np.flatnonzero(flags)
     if live.size == 0:
         return 0, 0
     breaks = np.flatnonzero(np.diff(live) != 1)
-    lo = live[np.concatenate([[0], breaks + 1])] * SEGMENT
-    hi = np.minimum((live[np.concatenate([breaks, [live.size - 1]])] + 1) * SEGMENT, n_columns)
+    lo = live[np.concatenate([[0], breaks + 1])] * segment
+    hi = np.minimum((live[np.concatenate([breaks, [live.size - 1]])] + 1) * segment, n_columns)
     pieces = -(-(hi - lo) // block)
     first = np.repeat(lo, pieces) + block * (np.arange(pieces.sum()) - np.repeat(np.cumsum(pieces) - pieces, pieces))
     stop = np.minimum(first + block, np.repeat(hi, pieces))
     k = first.size
     start[:k], width[:k] = first, stop - first
     return int(k), int((hi - lo).sum())
+
+
+def _spans(flags, segment, n_columns, block, start, width) -> tuple[int, int]:
+    if compiled.AVAILABLE:
+        return tuple(int(v) for v in compiled.reach_spans(flags, segment, n_columns, block, start, width))
+    return _numpy_spans(flags, segment, n_columns, block, start, width)

@@ -376,6 +376,29 @@ def mark_reached(imm_col, n_imm, flags, segment):
 
 
 @_jit
+def reach_spans(flags, segment, n_columns, block, start, width):
+    """Runs of set ``flags`` (one per ``segment`` columns) as spans of at most ``block`` columns,
+    ascending, into ``start`` / ``width``; returns (spans, columns covered) (``rtrl.reach.spans``)."""
+    k, covered, s = 0, 0, 0
+    n = flags.shape[0]
+    while s < n:
+        if flags[s] == 0:
+            s += 1
+            continue
+        e = s
+        while e < n and flags[e] != 0:
+            e += 1
+        lo, hi = s * segment, min(e * segment, n_columns)
+        covered += hi - lo
+        while lo < hi:
+            start[k], width[k] = lo, min(block, hi - lo)
+            lo += width[k]
+            k += 1
+        s = e
+    return k, covered
+
+
+@_jit
 def template_rows(base, coef, counts, step, out):
     """out = base + coef @ counts (F,), with column 0 (the step) set to ``step``: a step's op
     records as rows from their affine template (``SparseRTRL._row_template``)."""
