@@ -85,7 +85,9 @@ class SparseRTRL(InfluenceLearner):
         self._n_input_entries = n_input_entries
         self._compiled = None
         self._row_templates: dict[tuple[bool, bool], tuple[np.ndarray, ...] | None] = {}
-        self.reach = Reach(lay.n_columns, xp, block=compiled.COLUMN_BLOCK, enabled=self._skip_unreached)
+        # The fused kernels sweep every column: there the reached columns only feed the records.
+        track = self._skip_unreached and (self.kernels != "fused" or recorder is not None)
+        self.reach = Reach(lay.n_columns, xp, block=compiled.COLUMN_BLOCK, enabled=track)
         if self.kernels == "compiled":
             from rtrl.kernels.cpu_step import CompiledStep
 
@@ -128,8 +130,9 @@ class SparseRTRL(InfluenceLearner):
         # The readout does not read M: on the GPU its host syncs (loss, active-set sizes) then
         # come before the pass over M is queued, and the step returns without waiting for it.
         ev, res = self._readout(g.s, target)
-        self.reach.mark(xp.concatenate([self._e_cols[live], self._bias_cols,
-                                        self.layout.start["thr"] + xp.flatnonzero((prev.o != 0) | (prev.dH != 0))]))
+        if not self.reach.everything():  # the columns this step's Mbar writes are reached (rtrl.reach)
+            self.reach.mark(xp.concatenate([self._e_cols[live], self._bias_cols, self.layout.start["thr"]
+                                            + xp.flatnonzero((prev.o != 0) | (prev.dH != 0))]))
         fused = self._fused
         if fused is not None:
             act = fused.active_set(prev)
