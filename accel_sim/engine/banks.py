@@ -25,29 +25,88 @@ import numpy as np
 
 from accel_sim.config.schema import HardwareConfig
 from accel_sim.trace.header import TraceHeader
+from accel_sim.trace.work import _Mask
 
 
 def conflict_factor(rows: np.ndarray | None, cols: np.ndarray | None, shape: tuple[int, int],
                     word_bytes: float, width_bytes: int, banks: int) -> np.ndarray:
     """(r,) conflict factor (>= 1) of accessing ``rows`` x ``cols`` of a stored ``shape`` tensor:
     ``rows`` / ``cols`` are (r or 1, shape[0] / shape[1]) bool membership, None for every index."""
-    n_rows, n_cols = shape
-    if banks <= 1 or n_rows == 0 or n_cols == 0:
+    if banks <= 1 or shape[0] == 0 or shape[1] == 0:
         return np.ones(max(_r(rows), _r(cols)))
-    pitch = math.ceil(n_cols * word_bytes / width_bytes)
-    row_bank = (np.arange(n_rows, dtype=np.int64) * pitch) % banks
-    h_r = _histogram(rows, row_bank, banks, n_rows)  # (r or 1, banks)
-    col_word = np.floor(np.arange(n_cols) * word_bytes / width_bytes).astype(np.int64)
-    n_words = int(col_word[-1]) + 1
-    if cols is None:
-        touched = np.ones((1, n_words))
-    else:
-        touched = np.zeros((cols.shape[0], n_words))
-        np.add.at(touched.T, col_word, cols.T.astype(np.float64))  # members per column word
-        touched = (touched > 0).astype(np.float64)
-    h_c = _histogram_dense(touched, np.arange(n_words) % banks, banks)
+    geo = Geometry(shape, word_bytes, width_bytes, banks)
+    return combine(geo.row_histogram(rows), geo.word_histogram(geo.words_of(cols)))
+
+
+class Geometry:
+    """Where a stored tensor's rows and column words fall among a level's banks."""
+
+    def __init__(self, shape: tuple[int, int], word_bytes: float, width_bytes: int, banks: int) -> None:
+        n_rows, n_cols = shape
+        self.banks, self.n_cols = banks, n_cols
+        pitch = math.ceil(n_cols * word_bytes / width_bytes)
+        self.row_onehot = _onehot((np.arange(n_rows, dtype=np.int64) * pitch) % banks, banks)
+        self.col_word = np.floor(np.arange(n_cols) * word_bytes / width_bytes).astype(np.int64)
+        self.n_words = int(self.col_word[-1]) + 1
+        self._exact = np.float32 if self.n_words < 2**24 else np.float64  # sums of 0/1: float32 is exact below 2^24
+        self._groups: dict[int, list] = {}  # packed_histogram's bit groups and their banks, per row bytes
+        self.word_onehot = _onehot(np.arange(self.n_words) % banks, banks).astype(np.float32)
+        self.row_key = (n_rows, pitch, banks)  # what the row and column histograms depend on
+        self.col_key = (n_cols, word_bytes, width_bytes, banks)
+        self._starts = np.flatnonzero(np.diff(self.col_word, prepend=-1))
+        per = width_bytes / word_bytes  # columns per access word
+        self.per_word = int(per) if per >= 1 and per == int(per) and (per % 8 == 0 or 8 % int(per) == 0) else 0
+
+    def row_histogram(self, rows: np.ndarray | None) -> np.ndarray:
+        """(r or 1, banks) selected rows whose start word lies in each bank."""
+        if rows is None:
+            return self.row_onehot.sum(axis=0)[None, :]
+        return rows.astype(np.float64) @ self.row_onehot
+
+    def words_of(self, cols: np.ndarray | None) -> np.ndarray:
+        """(r or 1, words) 1 where an access word of a row holds a selected column (bool ``cols``)."""
+        if cols is None:
+            return np.ones((1, self.n_words))
+        touched = np.zeros((cols.shape[0], self.n_words))  # col_word is non-decreasing: reduce each word's run
+        touched[:, self.col_word[self._starts]] = np.logical_or.reduceat(cols, self._starts, axis=1)
+        return touched
+
+    def packed_histogram(self, packed: np.ndarray) -> np.ndarray | None:
+        """:meth:`word_histogram` of the words that little-endian packed column bits (rows, bytes)
+        touch, without unpacking, when an access word holds a whole number of bytes' columns or a
+        byte a whole number of words (None otherwise)."""
+        per = self.per_word
+        if not per:
+            return None
+        if per % 8 == 0:  # a word is per / 8 bytes
+            nb = per // 8
+            need = self.n_words * nb
+            p = packed[:, :need] if packed.shape[1] >= need else np.pad(packed, ((0, 0), (0, need - packed.shape[1])))
+            touched = p != 0 if nb == 1 else p.reshape(p.shape[0], self.n_words, nb).any(axis=2)
+            return self.word_histogram(touched)
+        q = 8 // per  # words per byte: word j * q + g is bits g * per ... of byte j
+        nbytes = packed.shape[1]
+        if nbytes not in self._groups:  # per bit group g: the bank of byte j's word (none beyond the row)
+            words = np.arange(nbytes)[:, None] * q + np.arange(q)[None, :]
+            banks = np.where(words < self.n_words, words % self.banks, self.banks)
+            self._groups[nbytes] = [(np.uint8(((1 << per) - 1) << (g * per)),
+                                     _onehot(banks[:, g], self.banks + 1)[:, :self.banks].astype(self._exact))
+                                    for g in range(q)]
+        out = np.zeros((packed.shape[0], self.banks), self._exact)
+        for bits, onehot in self._groups[nbytes]:
+            out += ((packed & bits) != 0).astype(self._exact) @ onehot
+        return out.astype(np.float64)
+
+    def word_histogram(self, touched: np.ndarray) -> np.ndarray:
+        """(r or 1, banks) touched access words of row 0 in each bank (word w is in bank w mod banks)."""
+        return (touched.astype(self._exact) @ self.word_onehot.astype(self._exact, copy=False)).astype(np.float64)
+
+
+def combine(h_r: np.ndarray, h_c: np.ndarray) -> np.ndarray:
+    """(r,) conflict factors from the rows' bank offsets and the column words' banks (cyclic convolution)."""
+    banks = h_r.shape[1]
     shift = (np.arange(banks)[None, :] - np.arange(banks)[:, None]) % banks  # [o, b] = (b - o) mod banks
-    r = max(h_r.shape[0], h_c.shape[0])  # cyclic convolution of the row offsets and the column words' banks
+    r = max(h_r.shape[0], h_c.shape[0])
     loads = np.einsum("ro,rob->rb", np.broadcast_to(h_r, (r, banks)), np.broadcast_to(h_c[:, shift], (r, banks, banks)))
     total = loads.sum(axis=1)
     return np.where(total > 0, banks * loads.max(axis=1) / np.where(total > 0, total, 1.0), 1.0)
@@ -57,50 +116,74 @@ def _r(mask) -> int:
     return 1 if mask is None else mask.shape[0]
 
 
-def _histogram(mask, bank, banks: int, size: int) -> np.ndarray:
-    if mask is None:
-        return np.bincount(bank, minlength=banks)[None, :].astype(np.float64)
-    return _histogram_dense(mask.astype(np.float64), bank, banks)
-
-
-def _histogram_dense(weights: np.ndarray, bank: np.ndarray, banks: int) -> np.ndarray:
+def _onehot(bank: np.ndarray, banks: int) -> np.ndarray:
     onehot = np.zeros((bank.shape[0], banks))
     onehot[np.arange(bank.shape[0]), bank] = 1.0
-    return weights @ onehot
+    return onehot
 
 
 class BankModel:
-    """Conflict factors of the declared ops' parts on one config: :meth:`factors` per batch."""
+    """Conflict factors of the declared ops' parts on one config: :meth:`begin` each batch, then
+    :meth:`factors` per part (the rows' and column words' bank histograms are computed once per
+    batch and set expression, for all the batch's steps)."""
 
     def __init__(self, config: HardwareConfig, header: TraceHeader, plans, work) -> None:
         self.config, self.header, self.work = config, header, work
         self.word_bytes = config.pe_array.word_bytes
         self._static: dict[tuple[int, int], np.ndarray] = {}
-        #: (op, part index) -> (stored shape, rows expression, cols expression, level) of the parts that can conflict
+        #: (op, part index) -> (geometry, rows expression, cols expression) of the parts that can conflict
         self.parts: dict[tuple[int, int], tuple] = {}
+        geometries: dict[tuple, Geometry] = {}
         for oid, (decl, op_plan) in enumerate(zip(header.ops, plans)):
             for k, (part, pp) in enumerate(zip((*decl.a, *decl.b, *decl.z), op_plan.parts)):
                 spec = config.sram[pp.level]
                 if spec.banks <= 1 or spec.scope != "shared" or pp.compressed:
                     continue
                 rows, cols = (part.cols, part.rows) if part.transpose else (part.rows, part.cols)
-                self.parts[(oid, k)] = (header.tensor(part.tensor).shape, rows, cols, spec)
+                key = (header.tensor(part.tensor).shape, spec.width_bytes, spec.banks)
+                if key not in geometries:
+                    geometries[key] = Geometry(key[0], self.word_bytes, spec.width_bytes, spec.banks)
+                self.parts[(oid, k)] = (geometries[key], rows, cols)
+        self._expr, self._n = None, 0
+        self._hist: dict = {}
 
-    def factors(self, oid: int, k: int, steps: np.ndarray, for_steps) -> np.ndarray | None:
+    def begin(self, for_steps, n_steps: int) -> None:
+        """A new batch of ``n_steps`` steps; ``for_steps``: the work model's set masks of it."""
+        self._expr = for_steps(np.arange(n_steps))
+        self._n = n_steps
+        self._hist = {}
+
+    def factors(self, oid: int, k: int, steps: np.ndarray) -> np.ndarray | None:
         """(len(steps),) conflict factor of part ``k`` of declared op ``oid`` at the batch steps
-        ``steps``; None when the part cannot conflict. ``for_steps``: the work model's set masks."""
+        ``steps``; None when the part cannot conflict."""
         key = (oid, k)
         if key not in self.parts:
             return None
-        shape, rows, cols, spec = self.parts[key]
+        geo, rows, cols = self.parts[key]
         if self.work._static[oid]:
             if key not in self._static:
-                expr = for_steps(steps[:1])
-                self._static[key] = self._factor(expr, rows, cols, shape, spec)[:1]
+                self._static[key] = combine(self._hist_of(geo, rows, True, None)[:1],
+                                            self._hist_of(geo, cols, False, None)[:1])
             return np.broadcast_to(self._static[key], steps.shape)
-        return np.broadcast_to(self._factor(for_steps(steps), rows, cols, shape, spec), steps.shape)
+        some = steps if 2 * steps.size < self._n else None  # an op at a few steps: its own steps only
+        h_r, h_c = self._hist_of(geo, rows, True, some), self._hist_of(geo, cols, False, some)
+        if some is None:  # histograms of every batch step: the op's own
+            h_r, h_c = (h if h.shape[0] == 1 else h[steps] for h in (h_r, h_c))
+        return np.broadcast_to(combine(h_r, h_c), steps.shape)
 
-    def _factor(self, expr, rows, cols, shape, spec) -> np.ndarray:
-        rm, cm = expr(rows), expr(cols)
-        return conflict_factor(None if rm is None else rm.bool, None if cm is None else cm.bool, shape,
-                               self.word_bytes, spec.width_bytes, spec.banks)
+    def _hist_of(self, geo: Geometry, expr, rows: bool, steps: np.ndarray | None) -> np.ndarray:
+        """(batch steps, ``steps`` or 1, banks) histogram of a set expression's rows / column words."""
+        if steps is None:
+            key = (rows, geo.row_key if rows else geo.col_key, expr)
+            if key not in self._hist:
+                self._hist[key] = self._histogram(geo, self._expr(expr), rows)
+            return self._hist[key]
+        m = self._expr(expr)
+        return self._histogram(geo, None if m is None else (m if m.rows == 1 else _Mask(m.packed[steps], m.size)), rows)
+
+    @staticmethod
+    def _histogram(geo: Geometry, m, rows: bool) -> np.ndarray:
+        if rows:
+            return geo.row_histogram(None if m is None else m.bool)
+        hist = None if m is None else geo.packed_histogram(m.packed)
+        return geo.word_histogram(geo.words_of(None if m is None else m.bool)) if hist is None else hist

@@ -186,7 +186,7 @@ class Costing:
         w = self.work.batch(step_ids, set_bits, ops, self.spread)
         n_ops = w.n_ops
         if self.banks.parts:  # the step's index sets, for the banks the gathered rows / columns hit
-            for_steps = self.work._masks(set_bits)
+            self.banks.begin(self.work._masks(set_bits), step_ids.shape[0])
             step_of = np.searchsorted(step_ids, w.step)
         is_mm = np.isin(w.kind, _MATMUL)
         gc = gemm_cost(w.m, w.k, w.n, pe.rows, pe.cols, pe.dataflow, pe.fold_overlap, pe.macs_per_cycle)
@@ -244,7 +244,7 @@ class Costing:
                 rows = part.rows
                 factor = None
                 if (oid, k_part) in self.banks.parts:
-                    factor = self.banks.factors(oid, k_part, step_of[rows], for_steps)
+                    factor = self.banks.factors(oid, k_part, step_of[rows])
                 width = cfg.sram[pp.level].width_bytes
                 meta_width = cfg.sram[pp.level].metadata_width_bits or 8 * width
                 for states, direction, meta in ((read, "read", meta_r), (write, "write", meta_w)):

@@ -37,7 +37,7 @@ def line_work(model, fa: _Frame, fb: _Frame, steps: np.ndarray, expr, r: int, us
         bk = bk * cols_a.bool
     lines = _cnt(rs, fa.shape[0], r)
     pattern = fa.pattern if use_a else None
-    if pattern is None and rows_a is None:  # every row of the extent: the same sum
+    if pattern is None and rows_a is rs:  # every row of the extent carries the same sum (compacted or not)
         return bk.sum(axis=1, dtype=np.float64)[:, None], lines
     if pattern is None:
         w = bk.sum(axis=1, dtype=np.float64)[:, None] * np.ones((1, fa.shape[0]))

@@ -9,7 +9,7 @@ import yaml
 from hypothesis import given, settings, strategies as st
 
 from accel_sim import load_config, simulate
-from accel_sim.engine.banks import conflict_factor
+from accel_sim.engine.banks import Geometry, conflict_factor
 from accel_sim.engine.demand import Demand
 from accel_sim.engine.l0 import AnalyticEngine
 from accel_sim.engine.l1 import TileEngine
@@ -40,6 +40,22 @@ def test_conflict_factor_is_busiest_over_mean_bank_by_brute_force(data, m, n, ba
     got = conflict_factor(rows[None], cols[None], (m, n), word_bytes, width, banks)
     assert got[0] == pytest.approx(brute_factor(rows, cols, (m, n), word_bytes, width, banks))
     assert 1.0 <= got[0] <= banks + 1e-12
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), r=st.integers(1, 4), n=st.integers(1, 70), word_bytes=st.sampled_from([0.5, 1, 2, 4]),
+       width=st.sampled_from([1, 2, 4, 8, 16, 32]))
+def test_touched_words_from_packed_bits_equal_those_from_the_mask(data, r, n, word_bytes, width):
+    """The batch path counts the access words a column set touches per bank straight from its packed bits."""
+    if word_bytes > width:
+        width = int(word_bytes)
+    geo = Geometry((3, n), word_bytes, width, 4)
+    cols = np.array(data.draw(st.lists(st.booleans(), min_size=r * n, max_size=r * n))).reshape(r, n)
+    fast = geo.packed_histogram(np.packbits(cols, axis=1, bitorder="little"))
+    per = width / word_bytes
+    assert (fast is None) == (per % 8 != 0 and 8 % per != 0)
+    if fast is not None:
+        np.testing.assert_array_equal(fast, geo.word_histogram(geo.words_of(cols)))
 
 
 def test_conflict_factor_extremes():
