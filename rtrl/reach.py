@@ -10,7 +10,8 @@ writes, before the update, and the update, the gradient contraction and the reco
 only the reached columns (exact: what is skipped is zero).
 
 Flags are kept per segment of ``SEGMENT`` columns (the update's vector tiles; a segment is reached
-when any of its columns is). The sparse layout orders weight columns by source
+when any of its columns is; once ``FULL_SWEEP`` of them are, all are). The sparse layout orders
+weight columns by source
 (``rtrl.layout``), so the unreached columns of a source that has not fired yet are contiguous
 and the reached ones form a few long runs (``spans``, cut at the update's column block).
 """
@@ -24,6 +25,9 @@ from rtrl.kernels import compiled
 
 #: Columns per reach flag (the C update's vector tile of float32 on AVX2).
 SEGMENT = 32
+#: Once this share of the columns is reached, all count as reached (still exact: the rest are zero,
+#: and sweeping them costs less than the gaps between many spans).
+FULL_SWEEP = 0.9
 
 
 class Reach:
@@ -70,6 +74,9 @@ class Reach:
         self._columns = self._mask = None
         self.n_spans, self.n_reached = _spans(to_host(self.flags), SEGMENT, self.n_columns, self.block,
                                               self.span_start, self.span_width)
+        if 0 < self.n_reached < self.n_columns and self.n_reached >= FULL_SWEEP * self.n_columns:
+            self.flags[:] = 1  # nearly all reached: one sweep over everything is cheaper than the gaps
+            self.changed()
 
     def everything(self) -> bool:
         return self.n_reached == self.n_columns

@@ -24,9 +24,9 @@ influence update (M_t = J_t M_{t-1} + Mbar_t) has three implementations, chosen 
   numpy twins on the CPU).
 
 All three hand the update to the generic dense block when G[:, A] is well filled, and all record
-the same operations. The compiled and generic paths sweep only the reached columns; the fused
-path tracks and records them too but sweeps every column (its CUDA kernels take no column list
-yet).
+the same operations. The compiled path sweeps only the reached columns; the generic path
+gathers them for its products while at most GATHER_MAX are reached; the fused path records them
+but sweeps every column (its CUDA kernels take no column list yet).
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ from rtrl.static import cached
 
 #: G[:, A] at least this full is multiplied as a dense block (BLAS) instead of a CSR product.
 DENSE_BLOCK_MIN_DENSITY = 0.5
+
+#: The generic path's products gather the reached columns of M only while at most this share of
+#: them is reached (fancy-index gathers cost more than the zeros they skip beyond that).
+GATHER_MAX = 0.5
 
 
 #: Influence entries that decay below the smallest normal float are set to zero this often (steps):
@@ -108,9 +112,8 @@ class SparseRTRL(InfluenceLearner):
         super()._reset_learning_state()
         self.reach.clear()
 
-    def set_state(self, state: dict[str, np.ndarray]) -> None:
-        super().set_state(state)
-        self.reach.from_matrix(self.M)
+    def _influence_changed(self) -> None:
+        self.reach.from_matrix(self.M)  # every kernel path reads the reached columns from ``reach``
 
     def _options(self) -> dict:
         return {"kernels": self._kernels_asked, "skip_unreached": self._skip_unreached}
@@ -158,11 +161,7 @@ class SparseRTRL(InfluenceLearner):
         else:
             now_active = ev.active
             n_now = now_active.size
-            if self.reach.everything():
-                self._grad += res.dl_ds[now_active] @ M[now_active]
-            else:
-                cols = self.reach.columns()
-                self._grad[cols] += res.dl_ds[now_active] @ M[now_active][:, cols]
+            self._grad += res.dl_ds[now_active] @ M[now_active]  # (unreached columns are zero)
         if self.recorder is not None:
             live_in = int(xp.count_nonzero(live < self._n_input_entries))
             self._begin_record(x, prev, ev, reached=self.reach.mask())
@@ -219,8 +218,10 @@ class SparseRTRL(InfluenceLearner):
         active = xp.flatnonzero(active_mask)
         dense_block = uses_dense_block(sel.size, n, active.size)
 
-        # Only the reached columns can be non-zero (rtrl.reach): the product covers those.
-        M, cols = self.M, (None if self.reach.everything() else self.reach.columns())
+        # Only the reached columns can be non-zero (rtrl.reach): the product covers those while
+        # they are few; past GATHER_MAX of them, gathering costs more than the zeros (all columns).
+        reach = self.reach
+        M, cols = self.M, (reach.columns() if reach.n_reached <= GATHER_MAX * reach.n_columns else None)
         part = M if cols is None else xp.ascontiguousarray(M[:, cols])  # C order: gemm writes it in place
         if dense_block:
             block = xp.zeros((n, active.size), dtype)

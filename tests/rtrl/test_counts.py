@@ -8,7 +8,7 @@ import pytest
 from accel_sim.trace.schema import ListRecorder
 from rtrl import EGRU, make_learner
 from rtrl.model import BIASES, INPUT_WEIGHTS, MASKED
-from rtrl.reach import SEGMENT
+from rtrl.reach import FULL_SWEEP, SEGMENT
 from rtrl.sparse_rtrl import uses_dense_block
 from rtrl.trace_decl import OPS
 
@@ -58,6 +58,8 @@ def test_sparse_macs_match_design_formula(seed, density, eps):
         written[lay.columns("thr")] = seen_a
         segments = np.add.reduceat(written, np.arange(0, P, SEGMENT)) > 0
         reached = np.repeat(segments, SEGMENT)[:P]
+        if reached.sum() >= FULL_SWEEP * P:  # nearly all: every column counts as reached
+            reached[:] = True
         assert np.array_equal(step.sets["reached"], np.flatnonzero(reached))
         P_r = int(reached.sum())
         # diagonal scale n x P_r, plus the CSR path's nnz(G[:, A]) x P_r (docs/model.md §3), or the

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from accel_sim.trace.schema import ListRecorder
 from rtrl import EGRU, gradients
 from rtrl.kernels import native
-from rtrl.reach import SEGMENT, Reach, _numpy_spans, spans
+from rtrl.reach import FULL_SWEEP, SEGMENT, Reach, _numpy_spans, spans
 from rtrl.sparse_rtrl import SparseRTRL
 from tests.rtrl.test_exactness import relative_error
 
@@ -72,7 +72,8 @@ def test_reach_starts_over_at_reset_and_follows_a_restored_state():
     nonzero = (state["influence"] != 0).any(axis=0)
     assert np.all(b.reach.mask()[nonzero])  # every non-zero column is reached
     segments = np.add.reduceat(nonzero, np.arange(0, nonzero.size, SEGMENT)) > 0
-    assert b.reach.n_reached == np.repeat(segments, SEGMENT)[:nonzero.size].sum()
+    expected = np.repeat(segments, SEGMENT)[:nonzero.size].sum()
+    assert b.reach.n_reached == (nonzero.size if expected >= FULL_SWEEP * nonzero.size else expected)
 
 
 @given(flags=st.lists(st.booleans(), min_size=1, max_size=60), tail=st.integers(1, SEGMENT),
@@ -96,3 +97,11 @@ def test_spans_cover_exactly_the_reached_segments(flags, tail, block_segments):
 def test_reach_refuses_a_block_that_is_not_whole_segments():
     with pytest.raises(ValueError, match="multiple"):
         Reach(100, block=SEGMENT + 1)
+
+
+def test_nearly_everything_reached_counts_as_everything():
+    reach = Reach(10 * SEGMENT)
+    reach.mark(np.arange(8 * SEGMENT))
+    assert reach.n_reached == 8 * SEGMENT and reach.n_spans == -(-8 * SEGMENT // reach.block)
+    reach.mark(np.array([9 * SEGMENT]))  # 9 of 10 segments >= FULL_SWEEP: all of them
+    assert FULL_SWEEP <= 0.9 and reach.everything() and reach.mask().all()
