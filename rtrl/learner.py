@@ -85,11 +85,25 @@ class Learner:
         return self._advance(out.loss, out.logits, n_fired, n_support, n_active)
 
     def rebuilt(self) -> "Learner":
-        """A fresh learner of the same kind and options for the model's current masks (after
-        rewiring, at a sequence boundary: the learning state starts over, as at ``reset``)."""
+        """A fresh learner of the same kind and options for the model's current masks, with the
+        learning state started over, as at ``reset`` (restoring a snapshot's or checkpoint's
+        masks; ``rewired`` keeps the state instead)."""
         fresh = type(self)(self.model, recorder=self.recorder, **self._options())
         fresh.t = self.t  # step ids keep counting (trace records stay in order)
         return fresh
+
+    def rewired(self, edits) -> "Learner":
+        """A learner for the model's new masks (``rtrl.rewire.rewire`` has just applied ``edits``,
+        a list of ``MaskEdit``) that carries this one's state across the change, at any step of a
+        sequence: s, the loss and readout sums, and the learning state, so that the gradient is
+        BPTT's through the switched graph (a grown weight exists from now on). Subclasses say how."""
+        raise NotImplementedError(f"{type(self).__name__} cannot carry its state across a mask change")
+
+    def _carry_common(self, fresh: "Learner") -> None:
+        """Copy the state every learner keeps (s, loss sum, readout and direct-threshold sums) to ``fresh``."""
+        fresh.s = self.s.copy()
+        fresh.loss_sum = self.loss_sum
+        fresh._thr_direct, fresh._dW_o, fresh._db_o = (a.copy() for a in (self._thr_direct, self._dW_o, self._db_o))
 
     def _options(self) -> dict:
         return {}
@@ -241,6 +255,30 @@ class InfluenceLearner(Learner):
     def _recurrent_grads(self) -> dict[str, np.ndarray]:
         return self.layout.unflatten(self._grad)
 
+    def rewired(self, edits) -> "InfluenceLearner":
+        """A learner for the model's new masks with M (n x P_new) and the gradient vector (P_new,)
+        remapped column by column (``rtrl.rewire.column_sources``): surviving weights, biases and
+        thresholds keep their values, grown weights start at zero (their influence and gradient
+        really are zero when they join), and the columns of dropped weights are discarded where
+        the new layout has none (sparse RTRL; dense RTRL keeps them, as masked-out entries, and
+        their accumulated gradient is masked out at the next update like any masked entry)."""
+        from rtrl.rewire import column_sources
+
+        fresh = self.rebuilt()  # M and the gradient vector zero, in the new layout
+        source = column_sources(self.layout, fresh.layout, edits)
+        to = np.flatnonzero(source >= 0)
+        frm = source[to]
+        if self.xp is not np:
+            to, frm = self.xp.asarray(to), self.xp.asarray(frm)
+        fresh.M[:, to] = self.M[:, frm]
+        fresh._grad[to] = self._grad[frm]
+        self._carry_common(fresh)
+        fresh._influence_changed()
+        return fresh
+
+    def _influence_changed(self) -> None:
+        """Hook: M was set from outside (``set_state``, ``rewired``); sparse RTRL re-derives its reached columns."""
+
     def state_bytes(self) -> int:
         return int(self.M.nbytes)
 
@@ -254,3 +292,4 @@ class InfluenceLearner(Learner):
             self._checked(state, k, shape) for k, shape in (("s", (n,)), ("influence", (n, P)), ("grad", (P,)))
         )
         self._set_common_state(state)
+        self._influence_changed()

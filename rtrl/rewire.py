@@ -1,12 +1,18 @@
 """Rewiring the weight masks during online learning (SET-style dynamic sparsity): drop the kept
-weights of smallest magnitude and grow as many new ones at random elsewhere, in every masked
-matrix, so each matrix keeps its number of kept weights.
+weights of smallest magnitude and grow as many new ones elsewhere (at random, or where |gradient|
+is largest), in every masked matrix, so each matrix keeps its number of kept weights.
 
-Rewiring happens at sequence boundaries, where every learner's state starts over (the influence
-matrix is zero at a sequence start): a grown weight starts at value 0 with zero influence, a
-dropped weight is zeroed and loses its column, and every learner stays exact against BPTT with
-the same mask schedule. There is no missing history to measure: a grown weight that had "always
-existed at value zero" would have zero influence at the sequence start too.
+Rewiring may happen at any step, inside a sequence too (``rtrl.online.trainer``). The learners
+carry their state across the mask change (``Learner.rewired``): the state s, the loss and readout
+sums, and for RTRL the influence matrix M (n x P) and gradient vector (P,), remapped column by
+column between the old and the new ``InfluenceLayout`` (``column_sources``): a surviving weight
+keeps its column, a grown weight's column starts at zero, a dropped weight's is discarded by
+sparse RTRL (it has no column any more) and kept by dense RTRL (which tracks masked-out entries
+too). What exactness means then (docs/model.md, "Rewiring the masks"): against BPTT through the
+same switched graph, where a grown weight exists from its rewiring on, every column is exact,
+since a grown weight's influence really is zero when it joins; against a counterfactual where it
+had existed at value zero all along, its column misses the history before the rewiring
+(``benchmarks/bench_rewiring.py`` measures how fast that difference decays).
 """
 
 from __future__ import annotations
@@ -16,16 +22,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from rtrl.backend import to_host
-from rtrl.model import MASKED
+from rtrl.model import BIASES, MASKED
 
 GROW_MODES = ("random", "gradient")
 
 
 @dataclass(frozen=True)
 class RewireConfig:
-    """``every``: steps between rewirings (0 = never; applied at the first sequence boundary once
-    that many steps have passed since the last one); ``fraction`` of each matrix's kept weights
-    replaced, in (0, 1); ``grow``: where new weights go (``random``)."""
+    """``every``: steps between rewirings (0 = never; a rewiring follows the step at which that many
+    steps have passed since the last one, inside a sequence or at its end); ``fraction`` of each
+    matrix's kept weights replaced, in (0, 1); ``grow``: where new weights go (``random``)."""
 
     every: int = 0
     fraction: float = 0.1
@@ -81,3 +87,35 @@ def rewire(model, fraction: float, rng: np.random.Generator, scores: dict[str, n
         edits.append(MaskEdit(name, removed.astype(np.int64), added.astype(np.int64)))
     model.set_masks(masks)
     return edits
+
+
+def column_sources(old, new, edits: list[MaskEdit]) -> np.ndarray:
+    """(new.n_columns,) int64: for each column of the influence layout ``new`` (after a rewiring),
+    the column of ``old`` (before it) whose values it keeps, or -1 where it starts at zero: the
+    weights ``edits`` added (they join now; dense RTRL's layout had a column for them too, which
+    is not carried). Biases and thresholds keep theirs. A weight column of ``new`` that is neither
+    in ``old`` nor added, or an added entry ``new`` has no column for, raises ValueError (the edits
+    do not describe the change between the layouts)."""
+    added = {e.name: np.asarray(e.added, np.int64) for e in edits}
+    unknown = set(added) - set(MASKED)
+    if unknown:
+        raise ValueError(f"rewired: edits name unknown matrices {sorted(unknown)}")
+    source = np.full(new.n_columns, -1, np.int64)
+    for name in MASKED:
+        fan_in = new.shapes[name][1]
+        new_keys = new.rows[name] * fan_in + new.srcs[name]  # flat row-major entry of each column
+        old_keys = old.rows[name] * fan_in + old.srcs[name]
+        grown = np.isin(new_keys, added.get(name, np.zeros(0, np.int64)))
+        if int(grown.sum()) != added.get(name, np.zeros(0)).size:
+            raise ValueError(f"rewired: {name}: the edits add entries the new masks have no column for")
+        order = np.argsort(old_keys, kind="stable")
+        at = np.minimum(np.searchsorted(old_keys[order], new_keys), max(old_keys.size - 1, 0))
+        found = (old_keys[order][at] == new_keys) if old_keys.size else np.zeros(new_keys.size, bool)
+        if np.any(~found & ~grown):
+            raise ValueError(f"rewired: {name}: {int(np.sum(~found & ~grown))} kept entries are neither in "
+                             "the old layout nor added by the edits")
+        source[new.columns(name)] = np.where(found & ~grown, old.start[name] + order[at], -1)
+    for name in BIASES + ("thr",):
+        cols = old.columns(name)
+        source[new.columns(name)] = np.arange(cols.start, cols.stop)
+    return source

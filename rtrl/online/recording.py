@@ -46,7 +46,8 @@ class StepRecorder:
     def mask_changes(self, model, edits) -> None:
         """A rewiring (``rtrl.rewire`` edits) as mask-change records of the trace's declared
         patterns (``W_in``: W_u, W_r, W_z stacked; ``R``: R_u, R_r, R_z stacked; flat row-major
-        positions), taking effect from the next step."""
+        positions), taking effect from the next step (the rewiring follows the current step,
+        inside a sequence or at its end)."""
         record = getattr(self.inner, "mask_change", None)
         if record is None:
             return

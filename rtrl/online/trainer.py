@@ -5,8 +5,11 @@ Updates happen every ``update_every`` steps (1 = every step) and at the end of e
 Gradients are averaged over those labelled steps, clipped by global norm, applied by SGD or Adam;
 thresholds are clamped to [0, 1] and masked weights kept at zero. A divergence guard (see
 :mod:`rtrl.online.guard`) rolls back to the last snapshot when anything goes non-finite or the
-loss spikes, so the parameters in use are always finite. The whole trainer state can be saved
-to a checkpoint at a sequence boundary and restored; a resumed run repeats the same arithmetic.
+loss spikes, so the parameters in use are always finite. With ``rewire_every`` the weight masks
+are rewired (:mod:`rtrl.rewire`) after the step at which that many steps have passed since the
+last rewiring, inside a sequence too; the learner keeps its state across. The whole trainer state
+can be saved to a checkpoint at a sequence boundary and restored; a resumed run repeats the same
+arithmetic.
 """
 
 from __future__ import annotations
@@ -156,7 +159,6 @@ class OnlineTrainer:
                 self._run_sequence(data[int(order[pos.index])])
                 pos.index += 1
                 pos.sequences += 1
-                self._maybe_rewire()
                 if checkpoint and checkpoint_every and pos.sequences % checkpoint_every == 0:
                     self.save(checkpoint, meta)
                 if on_progress is not None:
@@ -171,13 +173,14 @@ class OnlineTrainer:
         return pos
 
     def _run_sequence(self, seq: Sequence) -> None:
-        learner, pos, k = self.learner, self.progress, self.config.update_every
-        learner.reset()
+        pos, k = self.progress, self.config.update_every
+        self.learner.reset()
         pending: list[float] = []
         n_steps = seq.n_steps
         for t in range(n_steps):
             start = time.perf_counter()
             target = int(seq.targets[t])
+            learner = self.learner  # a rewiring (below) replaces it
             out = learner.step(seq.xs[t], target)
             pos.steps += 1
             pos.fired_sum += int(out.n_fired)
@@ -195,6 +198,8 @@ class OnlineTrainer:
                     pending = []
             if self.recorder is not None:
                 self.recorder.close_step()
+            if ok:
+                self._maybe_rewire()
             pos.time_s += time.perf_counter() - start
             if not ok:
                 return
@@ -239,16 +244,18 @@ class OnlineTrainer:
 
     # -- rewiring --------------------------------------------------------------------------
     def _maybe_rewire(self) -> None:
-        """At a sequence boundary: rewire the masks once ``rewire_every`` steps have passed since
-        the last rewiring (rtrl.rewire), rebuild the learner for them, zero the optimizer's
-        state at every changed entry and record the mask changes in the trace."""
+        """After a step (and its update, if one was due): once ``rewire_every`` steps have passed
+        since the last rewiring, rewire the masks (rtrl.rewire), inside the sequence or at its
+        end; the learner carries its state across (``Learner.rewired``: M remapped column by
+        column, grown weights at zero), the optimizer's state of every changed entry starts over,
+        and the mask changes go to the trace, in force from the next step."""
         cfg, pos = self.config.rewiring(), self.progress
         if not cfg.every or pos.steps - pos.rewired_at_step < cfg.every:
             return
         rng = np.random.default_rng([self.config.seed, pos.rewire_events])  # resumes identically
         scores = self._grow_scores if cfg.grow == "gradient" else None
         edits = rewire(self.model, cfg.fraction, rng, scores)
-        self.learner = self.learner.rebuilt()
+        self.learner = self.learner.rewired(edits)
         self._forget_optimizer_state(edits)
         pos.rewire_events += 1
         pos.rewired_at_step = pos.steps
