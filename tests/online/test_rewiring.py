@@ -1,7 +1,9 @@
-"""Rewiring the weight masks at sequence boundaries (rtrl/rewire.py): each matrix keeps its count,
-the smallest weights leave, new ones join at zero; sparse RTRL (every CPU kernel path), dense RTRL
-and BPTT trained with the same schedule stay identical; resume is bit-exact; the trace records
-each rewiring and `trace info` counts it; bad options exit 2."""
+"""Rewiring the weight masks during training (rtrl/rewire.py), after every ``rewire_every`` steps,
+inside sequences too (TINY: 4-step sequences, a rewiring every 9 steps): each matrix keeps its
+count, the smallest weights leave, new ones join at zero; sparse RTRL (every CPU kernel path),
+dense RTRL and BPTT trained with the same schedule stay identical; resume is bit-exact; the trace
+records each rewiring at the step after it and `trace info` counts it; bad options exit 2.
+(The learners' exactness across one mask change: tests/rtrl/test_rewired_exactness.py.)"""
 
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from rtrl.rewire import RewireConfig, rewire
 
 TINY = {"task": "copy", "task_options": {"n_train": 8, "n_test": 3, "pattern_length": 2}, "n_hidden": 7,
         "weight_density": 0.4, "epochs": 2, "lr": 0.05, "optimizer": "sgd", "update_every": 0, "dtype": "float64",
-        "rewire_every": 9, "rewire_fraction": 0.3}
+        "rewire_every": 9, "rewire_fraction": 0.3,
+        "threshold_mean": 0.1, "pseudo_derivative": (0.8, 0.5)}  # wide support: the recurrent gradient is not zero
 
 
 @settings(max_examples=30, deadline=None)
@@ -75,6 +78,47 @@ def test_same_schedule_same_training_for_every_learner(monkeypatch):
             np.testing.assert_allclose(run.model.params[k], v, rtol=1e-9, atol=1e-12, err_msg=f"{name} {k}")
 
 
+def test_rewirings_fall_inside_sequences_at_the_due_steps(tmp_path):
+    """A rewiring follows the step at which rewire_every steps have passed since the last one:
+    with 4-step sequences and a rewiring every 9 steps, after steps 9, 18, 27, ... (mid-sequence);
+    its records take effect from the next step (trace step ids count the steps from 0)."""
+    from codesign.tracing import open_trace_writer
+    from rtrl import make_learner
+    from rtrl.online import OnlineTrainer, TrainConfig
+    from rtrl.tasks import get_task
+
+    task = get_task("copy", **TINY["task_options"])
+    model = EGRU(task.n_in, 7, task.n_out, weight_density=0.4, seed=0, dtype=np.float64)
+    counts = {k: int(m.sum()) for k, m in model.masks.items()}
+    path = tmp_path / "run.arrows"
+    with open_trace_writer(path, model, "sparse_rtrl", history_steps=4) as writer:
+        trainer = OnlineTrainer(model, make_learner(model, "sparse_rtrl"),
+                                TrainConfig(epochs=2, lr=0.05, update_every=1, rewire_every=9, rewire_fraction=0.3),
+                                recorder=writer)
+        trainer.fit(task.train)
+    steps = sorted({mc.step for chunk in TraceReader(str(path)).chunks() for mc in chunk.mask_changes})
+    assert trainer.progress.steps == 64 and steps == [9, 18, 27, 36, 45, 54, 63]
+    assert trainer.progress.rewire_events == 7 and trainer.progress.rewired_at_step == 63
+    assert {k: int(m.sum()) for k, m in model.masks.items()} == counts
+
+
+def test_per_step_updates_sparse_and_dense_rtrl_train_alike(monkeypatch):
+    """Updates every step (Adam) and rewirings inside sequences: M is carried across both, and sparse
+    RTRL on every CPU kernel path remaps it as dense RTRL (which zeroes its grown columns) does."""
+    import rtrl.sparse_rtrl as sparse
+
+    over = {"update_every": 1, "optimizer": "adam", "lr": 0.01}
+    ref = _run("dense_rtrl", **over)
+    assert ref.progress.rewire_events >= 6
+    for kernels in ["generic", "fused"] + (["compiled"] if compiled.AVAILABLE else []):
+        monkeypatch.setattr(sparse, "_choose_kernels", lambda k, gpu, _kernels=kernels: _kernels)
+        run = _run("sparse_rtrl", **over)
+        for k in MASKED:
+            assert np.array_equal(run.model.masks[k], ref.model.masks[k]), (kernels, k)
+        for k, v in ref.model.params.items():
+            np.testing.assert_allclose(run.model.params[k], v, rtol=1e-9, atol=1e-12, err_msg=f"{kernels} {k}")
+
+
 def test_masks_really_change():
     fixed = _run("sparse_rtrl", rewire_every=0)
     rewired = _run("sparse_rtrl")
@@ -93,6 +137,21 @@ def test_resume_after_a_rewiring_is_bit_exact(tmp_path):
     resumed = _run("sparse_rtrl", resume=str(path))
     for k in MASKED:
         assert np.array_equal(resumed.model.masks[k], full.model.masks[k])
+    for k, v in full.model.params.items():
+        assert np.array_equal(resumed.model.params[k], v), k
+
+
+def test_resume_with_per_step_updates_is_bit_exact(tmp_path):
+    """Checkpoints fall at sequence boundaries, rewirings inside sequences: Adam's moments and
+    the masks travel in the checkpoint, and the resumed run repeats the same arithmetic."""
+    over = {"update_every": 1, "optimizer": "adam", "lr": 0.01}
+    full = _run("sparse_rtrl", **over)
+    path = tmp_path / "run.npz"
+    _run("sparse_rtrl", checkpoint=str(path), stop_after=5, **over)  # 20 steps: rewired after 9 and 18
+    resumed = _run("sparse_rtrl", resume=str(path), **over)
+    assert resumed.progress.rewire_events == full.progress.rewire_events
+    for k in MASKED:
+        assert np.array_equal(resumed.model.masks[k], full.model.masks[k]), k
     for k, v in full.model.params.items():
         assert np.array_equal(resumed.model.params[k], v), k
 
