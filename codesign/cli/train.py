@@ -63,8 +63,9 @@ def register(subparsers) -> None:
                    help=f"max global gradient norm, 0 = no clipping (default {DEFAULTS['clip_norm']})")
     p.add_argument("--seed", type=int, help=f"seed for task, model and shuffling (default {DEFAULTS['seed']})")
     p.add_argument("--rewire-every", type=int, metavar="N",
-                   help="rewire the weight masks at the first sequence boundary after every N steps: the kept "
-                   "weights of smallest magnitude leave, as many new ones join at value 0 (default: fixed masks)")
+                   help="rewire the weight masks after every N steps, inside sequences too (the learner keeps "
+                   "its state): the kept weights of smallest magnitude leave, as many new ones join at value 0 "
+                   "(default: fixed masks)")
     p.add_argument("--rewire-fraction", type=float, metavar="F",
                    help=f"fraction of each matrix's kept weights replaced per rewiring, in (0, 1) "
                    f"(default {DEFAULTS['rewire_fraction']})")

@@ -41,7 +41,7 @@ class RunSettings:
     seed: int = 0
     dtype: str = "float32"
     shared_masks: bool = False  # one mask for R_u, R_r, R_z (rtrl.model.EGRU)
-    rewire_every: int = 0  # steps between mask rewirings at sequence boundaries (rtrl.rewire; 0 = fixed)
+    rewire_every: int = 0  # steps between mask rewirings, inside sequences too (rtrl.rewire; 0 = fixed)
     rewire_fraction: float = 0.1
     rewire_grow: str = "random"
 
