@@ -103,11 +103,19 @@ class Geometry:
 
 
 def combine(h_r: np.ndarray, h_c: np.ndarray) -> np.ndarray:
-    """(r,) conflict factors from the rows' bank offsets and the column words' banks (cyclic convolution)."""
+    """(r,) conflict factors from the rows' bank offsets and the column words' banks: the cyclic
+    convolution load_b = sum_o h_r[o] h_c[(b - o) mod banks] (a circulant product when either side
+    is one row; integer counts, so every order of summation gives the same floats)."""
     banks = h_r.shape[1]
     shift = (np.arange(banks)[None, :] - np.arange(banks)[:, None]) % banks  # [o, b] = (b - o) mod banks
-    r = max(h_r.shape[0], h_c.shape[0])
-    loads = np.einsum("ro,rob->rb", np.broadcast_to(h_r, (r, banks)), np.broadcast_to(h_c[:, shift], (r, banks, banks)))
+    if h_r.shape[0] == 1:
+        loads = h_c @ h_r[0][shift]  # [k, b] = h_r[(b - k) mod banks]
+    elif h_c.shape[0] == 1:
+        loads = h_r @ h_c[0][shift]
+    else:
+        loads = np.zeros((max(h_r.shape[0], h_c.shape[0]), banks))
+        for o in range(banks):
+            loads += h_r[:, o:o + 1] * np.roll(h_c, o, axis=1)
     total = loads.sum(axis=1)
     return np.where(total > 0, banks * loads.max(axis=1) / np.where(total > 0, total, 1.0), 1.0)
 
@@ -165,11 +173,14 @@ class BankModel:
                 self._static[key] = combine(self._hist_of(geo, rows, True, None)[:1],
                                             self._hist_of(geo, cols, False, None)[:1])
             return np.broadcast_to(self._static[key], steps.shape)
-        some = steps if 2 * steps.size < self._n else None  # an op at a few steps: its own steps only
-        h_r, h_c = self._hist_of(geo, rows, True, some), self._hist_of(geo, cols, False, some)
-        if some is None:  # histograms of every batch step: the op's own
-            h_r, h_c = (h if h.shape[0] == 1 else h[steps] for h in (h_r, h_c))
-        return np.broadcast_to(combine(h_r, h_c), steps.shape)
+        if 2 * steps.size < self._n:  # an op at a few steps: its own steps only
+            return np.broadcast_to(combine(self._hist_of(geo, rows, True, steps),
+                                           self._hist_of(geo, cols, False, steps)), steps.shape)
+        both = (geo.row_key, rows, geo.col_key, cols)  # every batch step, shared by parts alike
+        if both not in self._hist:
+            self._hist[both] = combine(self._hist_of(geo, rows, True, None), self._hist_of(geo, cols, False, None))
+        f = self._hist[both]
+        return np.broadcast_to(f if f.shape[0] == 1 else f[steps], steps.shape)
 
     def _hist_of(self, geo: Geometry, expr, rows: bool, steps: np.ndarray | None) -> np.ndarray:
         """(batch steps, ``steps`` or 1, banks) histogram of a set expression's rows / column words."""

@@ -41,6 +41,9 @@ def line_work(model, fa: _Frame, fb: _Frame, steps: np.ndarray, expr, r: int, us
         return bk.sum(axis=1, dtype=np.float64)[:, None], lines
     if pattern is None:
         w = bk.sum(axis=1, dtype=np.float64)[:, None] * np.ones((1, fa.shape[0]))
+    elif 3 * pattern.shape[0] * -(-pattern.shape[1] // 64) < pattern.nnz and bk.size and 0 <= bk.min() and bk.max() <= 1:
+        # B's rows hold at most one non-zero and the pattern's bit words are fewer than its entries: count bits
+        w = _masked_row_counts(fa.words(), np.asarray(bk) != 0)
     else:
         w = np.asarray((pattern @ np.asarray(bk, np.int64).T).T, np.int64)  # (r or 1, m)
     if rows_a is not None:
@@ -48,6 +51,20 @@ def line_work(model, fa: _Frame, fb: _Frame, steps: np.ndarray, expr, r: int, us
     if rs is not None:  # rows outside the extent are not the op's lines: drop them
         w = _compact_rows(w, rs.bool)
     return w, lines
+
+
+def _masked_row_counts(words: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """(r, m) int64: for each row of the bool ``member`` (r, K), the entries of each pattern row
+    among its members: popcounts of the AND with the pattern's bit words (``words``: (W, m) uint64,
+    ``_Frame.words``)."""
+    packed = np.packbits(member, axis=1, bitorder="little")
+    pad = words.shape[0] * 8 - packed.shape[1]
+    bits = np.ascontiguousarray(np.pad(packed, ((0, 0), (0, pad)))).view(np.uint64)  # (r, W)
+    acc = np.uint8 if words.shape[0] <= 3 else np.int64  # at most 64 per word: uint8 holds three words' sum
+    out = np.bitwise_count(bits[:, :1] & words[0][None, :]).astype(acc, copy=False)
+    for j in range(1, words.shape[0]):
+        out += np.bitwise_count(bits[:, j:j + 1] & words[j][None, :])
+    return out
 
 
 def _compact_rows(w: np.ndarray, member: np.ndarray) -> np.ndarray:
@@ -66,9 +83,15 @@ def busiest(work: np.ndarray, lines: np.ndarray, units: int, interleaved: bool) 
     work = np.broadcast_to(work, (r, work.shape[1]))
     rows = max(1, MAX_CELLS // max(work.shape[1], 1))
     out = np.zeros(r)
+    width = work.shape[1]
     for start in range(0, r, rows):
-        out[start:start + rows] = group_loads(work[start:start + rows], lines[start:start + rows], units,
-                                              interleaved).max(axis=1)
+        w = work[start:start + rows]
+        if interleaved and units < width <= 2 * units:  # lines u and u + units share unit u: no group copy
+            t = width - units
+            pair = np.add(w[:, :t], w[:, units:], dtype=np.float64)  # (small integer counts: exact)
+            out[start:start + rows] = np.maximum(pair.max(axis=1), w[:, t:units].max(axis=1) if t < units else 0)
+        else:
+            out[start:start + rows] = group_loads(w, lines[start:start + rows], units, interleaved).max(axis=1)
     return out
 
 

@@ -114,6 +114,17 @@ class _Frame:
         self.rows, self.cols = part.rows, part.cols
         self.structured = pattern is not None or nz_rows is not None or nz_cols is not None or tensor.diagonal
         self._transposed = None
+        self._words = None
+
+    def words(self) -> np.ndarray:
+        """(ceil(cols / 64), rows) uint64: word j of every pattern row (little-endian bits of columns
+        64 j ... 64 j + 63), built once."""
+        if self._words is None:
+            mask = self.pattern.toarray() != 0
+            packed = np.packbits(mask, axis=1, bitorder="little")
+            pad = -packed.shape[1] % 8
+            self._words = np.ascontiguousarray(np.pad(packed, ((0, 0), (0, pad))).view(np.uint64).T)
+        return self._words
 
     def transposed(self) -> "_Frame":
         """The same operand seen transposed (for B's per-row counts), built once."""
@@ -132,7 +143,13 @@ def _diag_presence(pattern: sp.csr_matrix, d: int) -> np.ndarray:
 
 
 _BITS = ((np.arange(256)[:, None] >> np.arange(8)[None, :]) & 1).astype(np.int64)  # (256, 8): bits of a byte
-_POPCOUNT = _BITS.sum(axis=1)
+
+
+def _popcount(packed: np.ndarray) -> np.ndarray:
+    """(rows,) int64 set bits of each row of a (rows, bytes) uint8 array (as 64-bit words)."""
+    pad = -packed.shape[1] % 8
+    words = np.pad(packed, ((0, 0), (0, pad))) if pad else np.ascontiguousarray(packed)
+    return np.bitwise_count(words.view(np.uint64)).sum(axis=1, dtype=np.int64)
 
 
 def _lut(weights: np.ndarray) -> np.ndarray:
@@ -169,7 +186,7 @@ class _Mask:
     def count(self) -> np.ndarray:
         """(rows,) members."""
         if None not in self._sums:
-            self._sums[None] = _POPCOUNT[self.packed].sum(axis=1)
+            self._sums[None] = _popcount(self.packed)
         return self._sums[None]
 
     def weighted(self, lut: np.ndarray) -> np.ndarray:
@@ -556,6 +573,7 @@ def _transposed(f: _Frame) -> _Frame:
     g = object.__new__(_Frame)
     g.__dict__.update(f.__dict__)
     g._transposed = f
+    g._words = None
     g.shape = (f.shape[1], f.shape[0])
     g.nz_rows, g.nz_cols, g.rows, g.cols = f.nz_cols, f.nz_rows, f.cols, f.rows
     if f.pattern is not None:

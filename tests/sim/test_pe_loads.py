@@ -108,3 +108,36 @@ def test_heaviest_steps_of_an_rtrl_trace(trace, config, monkeypatch):
         for op in s.ops:
             assert op.loads.shape == (cfg.pe_array.n_pes,)
             assert op.macs == effectual[op.op] and op.busiest == op.loads.max()
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 40), k=st.integers(1, 300), r=st.integers(1, 6), density=st.floats(0.0, 1.0),
+       seed=st.integers(0, 999))
+def test_pattern_rows_counted_by_bits_equal_the_product(m, k, r, density, seed):
+    """The bit-count path of a spread's line work (pattern rows AND a member mask) against the matrix
+    product, beyond 255 columns too (where per-word counts no longer fit a byte)."""
+    from accel_sim.trace.header import Part, Pattern, Tensor
+    from accel_sim.trace.spread import _masked_row_counts
+    from accel_sim.trace.work import _Frame, _csr
+
+    rng = np.random.default_rng(seed)
+    mask = rng.random((m, k)) < density
+    member = rng.random((r, k)) < 0.5
+    frame = _Frame(Tensor("A", "weights", (m, k), pattern="p"), Part("A"), {"p": _csr(Pattern.from_mask(mask))}, {})
+    got = _masked_row_counts(frame.words(), member)
+    np.testing.assert_array_equal(np.asarray(got, np.int64), member.astype(np.int64) @ mask.T.astype(np.int64))
+
+
+@settings(max_examples=40, deadline=None)
+@given(width=st.integers(2, 40), units=st.integers(1, 20), r=st.integers(1, 5), big=st.booleans(),
+       seed=st.integers(0, 999), interleaved=st.booleans())
+def test_busiest_is_the_max_of_the_group_loads(width, units, r, big, seed, interleaved):
+    """busiest (with its shortcut for lines dealt at most twice round) = the max of group_loads,
+    for byte-sized line work whose pair sums overflow a byte."""
+    from accel_sim.trace.spread import busiest, group_loads
+
+    rng = np.random.default_rng(seed)
+    work = rng.integers(0, 256 if big else 9, (r, width)).astype(np.uint8)
+    lines = rng.integers(0, width + 1, r)
+    want = np.asarray(group_loads(work.astype(np.int64), lines, units, interleaved), np.float64).max(axis=1)
+    np.testing.assert_array_equal(busiest(work, lines, units, interleaved), want)
