@@ -2,8 +2,9 @@
 
 All three expose the same calls, ``share(data) -> handle`` (a value many tasks take, e.g. a
 trace's bytes: shipped once to a cluster, passed as is elsewhere), ``submit(fn, *args) -> future``
-(``args`` may hold handles) and ``wait_first(futures) -> finished futures``, so the executor loop
-is written once; ``transient`` names the failures a rerun may fix (a worker died). Workers run
+(``args`` may hold handles), ``wait_first(futures) -> finished futures`` and ``threads()`` (how
+many tasks can run at once: the executor hands out tasks by it, :mod:`codesign.sweep.dispatch`),
+so the executor loop is written once; ``transient`` names the failures a rerun may fix (a worker died). Workers run
 single-threaded numerical code (``OMP_NUM_THREADS=1``) so N workers use N cores and results do
 not depend on BLAS thread scheduling.
 """
@@ -11,9 +12,12 @@ not depend on BLAS thread scheduling.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import logging
+import math
 import multiprocessing as mp
 import os
+import time
 from typing import Any, Callable, Iterable
 
 _SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -52,6 +56,9 @@ class InlineBackend:
     def __init__(self) -> None:
         self._seq = 0
 
+    def threads(self) -> int:
+        return 1
+
     def share(self, data: Any) -> Any:
         return data
 
@@ -83,8 +90,12 @@ class ProcessBackend:
     def __init__(self, workers: int) -> None:
         _single_thread_env()
         self.description = f"{workers} local worker processes"
+        self._workers = workers
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
         self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method))
+
+    def threads(self) -> int:
+        return self._workers
 
     def share(self, data: Any) -> Any:
         return data
@@ -105,7 +116,11 @@ class DaskBackend:
     ``tcp://HOST:PORT`` connects to a running scheduler. Tasks and their results travel by value
     (workers need the installed package only). Shared data is scattered to every worker under a
     content hash, so a worker that dies takes no trace with it while one worker holds a copy;
-    a task whose worker died is rerun elsewhere by the scheduler (up to its allowed failures)."""
+    a task whose worker died is rerun elsewhere by the scheduler (up to its allowed failures).
+    ``threads()`` is the cluster's thread count as the client last heard it from the scheduler
+    (it asks every ``THREADS_EVERY_S`` seconds while connected, so workers that join are used)."""
+
+    THREADS_EVERY_S = 2.0
 
     def __init__(self, address: str, workers: int) -> None:
         try:
@@ -133,11 +148,28 @@ class DaskBackend:
             self.description = f"Dask scheduler at {address}"
         else:
             raise ValueError(f"--dask {address!r}: expected 'local' or tcp://HOST:PORT")
+        self._threads, self._threads_at = 1, -math.inf
+
+    def threads(self) -> int:
+        now = time.monotonic()
+        if now - self._threads_at >= self.THREADS_EVERY_S and self._client.status == "running":
+            self._threads_at = now
+            with contextlib.suppress(*TRANSIENT):  # keep the last count while the scheduler is unreachable
+                self._threads = max(1, sum(self._client.nthreads().values()))
+        return self._threads
+
+    def _connected(self) -> None:
+        """Refuse new work once the scheduler connection is lost (the tasks in flight come back
+        cancelled): a task submitted then would wait for a reconnection that rarely comes."""
+        if self._client.status != "running":
+            raise ConnectionError(f"lost the connection to the Dask scheduler (client {self._client.status})")
 
     def share(self, data: Any) -> Any:
+        self._connected()
         return self._client.scatter(data, hash=True, broadcast=True)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        self._connected()
         return self._client.submit(fn, *args, pure=False)
 
     def wait_first(self, futures: Iterable[Any]) -> set[Any]:

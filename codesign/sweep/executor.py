@@ -2,8 +2,9 @@
 each finished point at once, resume what a killed run left.
 
 Flow: expand the spec into points; skip those already in the store; for each model point whose
-trace is not yet recorded submit a model task, and when it finishes (or right away, if a
-previous run recorded it) submit its hardware tasks. Tasks get values, never paths (see
+trace is not yet recorded queue a model task, and when it finishes (or right away, if a
+previous run recorded it) queue its hardware tasks; the queue hands tasks to the backend as
+worker threads can take them (:mod:`codesign.sweep.dispatch`). Tasks get values, never paths (see
 :mod:`codesign.sweep.tasks`): the validated config as a dict, the trace as bytes shared once per
 model point. This process alone writes: the store (each row one transaction, so a point key can
 never be written twice) and the traces, in the output folder's ``traces/``.
@@ -26,6 +27,7 @@ from codesign.atomic import atomic_write_bytes
 from codesign.report.units import count
 from codesign.store import ResultStore
 from codesign.sweep.backends import make_backend
+from codesign.sweep.dispatch import LONG, SHORT, Job, TaskQueue
 from codesign.sweep.points import ModelPoint, SweepPoint, expand
 from codesign.sweep.progress import Progress
 from codesign.sweep.spec import SweepSpec
@@ -175,10 +177,10 @@ def _drive(spec: SweepSpec, todo: list[SweepPoint], out_dir: Path, store: Result
     groups: dict[str, list[SweepPoint]] = defaultdict(list)
     for p in todo:
         groups[p.model.key].append(p)
-    pending: dict[Any, tuple[str, Any]] = {}
+    queue = TaskQueue(backend)  # what runs when: codesign.sweep.dispatch
     configs: dict[tuple[str, Any], dict[str, Any] | None] = {}  # validated once per base config + overrides
     shared: dict[str, Any] = {}  # model key -> its trace as shared with the workers, while still needed
-    left: Counter[str] = Counter()  # model key -> hardware tasks not finished
+    left: Counter[str] = Counter()  # model key -> hardware tasks queued or running
 
     def fail(kind: str, what: Any, points: int, exc: BaseException) -> None:
         index = groups[what.key][0].index if kind == "model" else what.index
@@ -193,7 +195,7 @@ def _drive(spec: SweepSpec, todo: list[SweepPoint], out_dir: Path, store: Result
             configs[key] = hardware_config(evaluator, spec.config_path(p.hardware.config), p.hardware)
         return configs[key]
 
-    def submit_hardware(model_key: str, model_result: dict[str, Any], trace: bytes) -> None:
+    def queue_hardware(model_key: str, model_result: dict[str, Any], trace: bytes) -> None:
         try:
             shared[model_key] = backend.share(trace)
         except backend.transient as exc:  # e.g. the cluster is gone
@@ -205,7 +207,7 @@ def _drive(spec: SweepSpec, todo: list[SweepPoint], out_dir: Path, store: Result
             except (ValueError, OSError) as exc:  # a config (with these overrides) that does not load
                 fail("hardware", p, 1, exc)
                 continue
-            pending[backend.submit(hardware_task, evaluator, p, config, model_result, shared[model_key])] = ("hw", p)
+            queue.push(SHORT, "hw", p, hardware_task, evaluator, p, config, model_result, shared[model_key])
             left[model_key] += 1
         if not left[model_key]:
             del shared[model_key]
@@ -215,35 +217,42 @@ def _drive(spec: SweepSpec, todo: list[SweepPoint], out_dir: Path, store: Result
         if not left[p.model.key]:
             del shared[p.model.key]  # the workers may drop this trace now
 
+    def failed(job: Job, exc: BaseException) -> None:
+        if job.kind == "model":
+            fail("model", groups[job.what][0].model, len(groups[job.what]), exc)
+        else:
+            fail("hardware", job.what, 1, exc)
+            hardware_done(job.what)
+
     bar.start()
     # longest first: the costliest model points start at once, so no worker idles at the end
     for model_key, pts in sorted(groups.items(), key=lambda kv: -estimated_cost(kv[1][0].model)):
         known = store.get_model(model_key)
         trace_path = trace_path_for(out_dir, model_key)
         if known is not None and trace_path.is_file():
-            submit_hardware(model_key, known, trace_path.read_bytes())
+            queue_hardware(model_key, known, trace_path.read_bytes())
         else:
-            pending[backend.submit(model_task, evaluator, pts[0].model)] = ("model", model_key)
+            queue.push(LONG, "model", model_key, model_task, evaluator, pts[0].model)
 
-    while pending:
-        for fut in backend.wait_first(pending):
-            kind, what = pending.pop(fut)
+    while queue:
+        for job, exc in queue.dispatch():
+            failed(job, exc)
+        if not queue.in_flight:
+            continue
+        for job, fut in queue.finished():
+            what = job.what
             try:
                 result = fut.result()
             except Exception as exc:  # noqa: BLE001 - a failed point is reported, not stored
-                if kind == "model":
-                    fail("model", groups[what][0].model, len(groups[what]), exc)
-                else:
-                    fail("hardware", what, 1, exc)
-                    hardware_done(what)
+                failed(job, exc)
                 continue
-            if kind == "model":
+            if job.kind == "model":
                 output: ModelOutput = result
                 # the trace first: a model in the store always has its trace beside it
                 atomic_write_bytes(trace_path_for(out_dir, what), output.trace)
                 store.put_model(what, groups[what][0].model.params(), output.result)
                 summary.models_trained += 1
-                submit_hardware(what, output.result, output.trace)
+                queue_hardware(what, output.result, output.trace)
             else:
                 if store.put_point(what.key, what.index, what.model.key, result):
                     summary.computed += 1
