@@ -138,18 +138,29 @@ def test_a_point_with_bad_input_exits_2_naming_it_not_advising_a_rerun(tmp_path,
     assert len(rows) == 8 and {r["hw.clock_hz"] for r in rows} == {1e8}  # the good points are stored
 
 
-def _worker_pid_to_address(cluster: TcpCluster) -> dict[int, str]:
-    from distributed import Client
-
-    with Client(cluster.address, timeout="30s") as client:
-        return {pid: addr for addr, pid in client.run(os.getpid).items()}
+def _worker_pid_to_address(client) -> dict[int, str]:
+    return {pid: addr for addr, pid in client.run(os.getpid).items()}
 
 
-def _processing(cluster: TcpCluster, address: str) -> int:
-    from distributed import Client
+def _kill_mid_point(cluster: TcpCluster, victim: subprocess.Popen, address: str, client, alive,
+                    timeout_s: float = 120.0) -> None:
+    """SIGKILL ``victim`` right after it started a point, so the kill lands inside the point's
+    work (120 ms of CPU time) rather than between points; no sleep races the work."""
+    def started_points(dask_worker) -> list[float]:  # on the worker (a local function travels by value)
+        return [ts.start_time for ts in dask_worker.state.executing if ts.start_time is not None]
 
-    with Client(cluster.address, timeout="30s") as client:
-        return len(client.processing(workers=[address]).get(address, ()))
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and alive():
+        started = client.run(started_points, workers=[address]).get(address, [])
+        if started and time.time() - max(started) < 0.03:
+            cluster.kill(victim)
+            return
+    raise AssertionError("the worker was never seen starting a point")
+
+
+def _removal_events(client, address: str) -> list[dict]:
+    """The scheduler's record of removing the worker at ``address`` (what it had in hand)."""
+    return [e for _, e in client.get_events(address) if isinstance(e, dict) and e.get("action") == "remove-worker"]
 
 
 def _sweep_process(spec_path: Path, out: Path, address: str, cwd: Path) -> subprocess.Popen:
@@ -168,21 +179,24 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def test_killing_a_worker_mid_sweep_finishes_on_the_other_with_every_point_once(tmp_path, fresh_cluster):
+    from distributed import Client
+
     spec_path = write_spec(tmp_path, work_ms=120, model=SMALL)
     spec = load_spec(spec_path)
     reference = run_sweep(spec, tmp_path / "reference", progress=False)
     victim = fresh_cluster.workers[0]
-    victim_address = _worker_pid_to_address(fresh_cluster)[victim.pid]
     out = tmp_path / "tcp"
-    sweep = _sweep_process(spec_path, out, fresh_cluster.address, tmp_path)
-    try:
-        _wait_for_rows(out / "results.sqlite", 3, lambda: sweep.poll() is None)
-        busy = _processing(fresh_cluster, victim_address)
-        fresh_cluster.kill(victim)  # SIGKILL, in the middle of its point
-        output, err = sweep.communicate(timeout=300)
-    finally:
-        _stop(sweep)
-    assert busy >= 1, "the killed worker had no point in hand"
+    with Client(fresh_cluster.address, timeout="30s") as client:
+        victim_address = _worker_pid_to_address(client)[victim.pid]
+        sweep = _sweep_process(spec_path, out, fresh_cluster.address, tmp_path)
+        try:
+            _wait_for_rows(out / "results.sqlite", 3, lambda: sweep.poll() is None)
+            _kill_mid_point(fresh_cluster, victim, victim_address, client, lambda: sweep.poll() is None)
+            output, err = sweep.communicate(timeout=300)
+        finally:
+            _stop(sweep)
+        removed = _removal_events(client, victim_address)
+    assert len(removed) == 1 and removed[0]["processing-tasks"], f"the killed worker had no point in hand: {removed}"
     assert sweep.returncode == 0 and err == "", output + err
     assert f"{len(expand(spec))} computed now" in output and "0 failed" in output
     keys = [k for k, _ in _point_keys(out / "results.sqlite")]
