@@ -25,7 +25,7 @@ from accel_sim.trace.masks import MaskSchedule
 from accel_sim.trace.schema import SetLayout, TraceChunk, TraceHeader
 
 ENGINES = {"L0": AnalyticEngine, "L1": TileEngine, "L2": FineEngine}
-BATCH_OPS = 16384  # ops costed per numpy pass: small enough that a batch's arrays stay in cache
+BATCH_OPS = 65536  # ops costed per numpy pass: per-call overheads amortise; bounds the arrays of a batch
 
 
 class Batch(NamedTuple):
