@@ -2,7 +2,9 @@
 
 The baseline sparse RTRL is measured against: per step it forms the whole Jacobian J (n x n)
 and computes M <- J M + Mbar with a dense matrix product (n^2 P multiply-accumulates).
-Written against the model's array module (numpy or CuPy).
+Written against the model's array module (numpy or CuPy). Its layout does not depend on the masks;
+a rewiring inside a sequence (``Learner.rewired``) zeroes the grown weights' columns (they exist
+from then on) and keeps the dropped ones' as masked-out entries.
 """
 
 from __future__ import annotations

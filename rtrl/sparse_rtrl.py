@@ -27,6 +27,10 @@ All three hand the update to the generic dense block when G[:, A] is well filled
 the same operations. The compiled path sweeps only the reached columns; the generic path
 gathers them for its products while at most GATHER_MAX are reached; the fused path records them
 but sweeps every column (its CUDA kernels take no column list yet).
+
+A rewiring inside a sequence (``Learner.rewired``) builds the learner for the new masks, copies M's
+surviving columns over (grown weights' start at zero, dropped weights' are discarded) and
+re-derives the reached columns from M (``_influence_changed``), so every path continues exactly.
 """
 
 from __future__ import annotations
