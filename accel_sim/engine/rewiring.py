@@ -1,5 +1,5 @@
 """What rewiring the weight masks costs the hardware (the trace's mask-change records, written by
-``rtrl.rewire`` at sequence boundaries, where the pipeline is drained and M is zero).
+``rtrl.rewire`` between two steps, where the pipeline is drained).
 
 Per mask-change record of a pattern, for every weights tensor declared with that pattern, at the
 level it is stored at (DRAM if it spilled):
@@ -9,11 +9,18 @@ level it is stored at (DRAM if it spilled):
   entry shifts every coordinate after it), ``formats.stored`` on the pattern's size after the
   change; an uncompressed tensor has none.
 
-The influence matrix needs no work: at a sequence boundary it is zero, and the new columns of the
-layout start at zero. The steps after a rewiring are costed on the changed patterns (the work
-model applies each record from its step on, ``accel_sim.trace.masks``). Time: the levels' ports
-and the DRAM channel work in parallel, the slowest sets the cycles, added once per rewiring after
-the drain of the pipeline (a ``rewiring`` stall). Units: bytes, cycles.
+* the influence columns: the learner carries M across the change (``rtrl.rewire.column_sources``:
+  surviving weights keep their columns, grown ones start at zero, dropped ones are discarded), so
+  the hardware, keeping a map from parameters to stored columns, gives each grown weight a dropped
+  weight's column and writes it zero: rows x (entries added) words of every tensor of kind
+  ``influence`` or ``gradients`` with one column per influence column (``n_influence_columns``),
+  at its level (DRAM if it spilled). The column map itself (one index per changed column) is not
+  costed; moving survivors to keep M's columns in layout order would cost a sweep of M instead.
+
+The steps after a rewiring are costed on the changed patterns (the work model applies each record
+from its step on, ``accel_sim.trace.masks``). Time: the levels' ports and the DRAM channel work in
+parallel, the slowest sets the cycles, added once per rewiring after the drain of the pipeline (a
+``rewiring`` stall). Units: bytes, cycles.
 """
 
 from __future__ import annotations
@@ -69,10 +76,24 @@ def rewiring_work(config: HardwareConfig, header: TraceHeader, placement: Placem
             if fmt.type != "uncompressed":
                 meta = -(-stored(fmt.type, rows, cols, nnz[t.pattern], 0, fmt.run_bits).metadata_bits // 8)
             values = int(round((change.removed.size + change.added.size) * word))
-            if ti in placement.spilled:
-                work.dram_read += meta
-                work.dram_write += values + meta
-            else:
-                work.sram_read[level] = work.sram_read.get(level, 0) + meta
-                work.sram_write[level] = work.sram_write.get(level, 0) + values + meta
+            _add(work, placement, ti, meta, values + meta)
+        for ti in _column_tensors(header):  # grown weights' influence columns start at zero
+            _add(work, placement, ti, 0, int(round(header.tensors[ti].shape[0] * change.added.size * word)))
     return work
+
+
+def _column_tensors(header: TraceHeader) -> list[int]:
+    """The tensors holding one column per influence column (the influence matrix, its gradient)."""
+    p = header.n_influence_columns
+    return [i for i, t in enumerate(header.tensors) if p and t.kind in ("influence", "gradients") and t.shape[1] == p]
+
+
+def _add(work: RewiringWork, placement: Placement, ti: int, read: int, write: int) -> None:
+    """Bytes read / written of tensor ``ti`` where it is stored (DRAM if it spilled)."""
+    if ti in placement.spilled:
+        work.dram_read += read
+        work.dram_write += write
+    else:
+        level = placement.chain[ti][-1]
+        work.sram_read[level] = work.sram_read.get(level, 0) + read
+        work.sram_write[level] = work.sram_write.get(level, 0) + write

@@ -1,6 +1,6 @@
 """The simulator costs a rewiring (accel_sim/engine/rewiring.py): the changed values and, for a
-compressed format, the rebuilt index, at the weights' level (DRAM if they spilled), under its own
-label. The records are moved past the last step here (so no op sees the changed masks, which
+compressed format, the rebuilt index, at the weights' level (DRAM if they spilled), and the grown
+weights' zeroed columns of the influence matrix and gradient, under its own label. The records are moved past the last step here (so no op sees the changed masks, which
 tests/sim/test_mask_changes.py covers): the trace then differs from the one without records by
 exactly the rewirings' cost."""
 
@@ -32,6 +32,7 @@ def rewired_trace(tmp_path_factory):
     ("sparse_skipping", {}),  # weights compressed (csr) on chip
     ("dense_baseline", {}),  # uncompressed: values only
     ("sparse_skipping", {"sram.weights.size_bytes": 64}),  # the weights spill: DRAM traffic
+    ("sparse_skipping", {"sram.influence.size_bytes": 64}),  # the influence matrix spills: its zeroed columns
 ])
 @pytest.mark.parametrize("fidelity", ["L0", "L1", "L2"])
 def test_rewiring_costs_its_values_and_index(rewired_trace, config, overrides, fidelity):
@@ -48,20 +49,26 @@ def test_rewiring_costs_its_values_and_index(rewired_trace, config, overrides, f
     label = with_rw.by_label["rewiring"]
     assert label["events"] == len({mc.step for mc in changes}) and label["ops"] == len(changes)
     assert "rewiring" not in without.by_label
-    # by hand: every record rewrites its changed values and, if compressed, its whole index
+    # by hand: every record rewrites its changed values and, if compressed, its whole index, and
+    # zeroes the influence matrix's and gradient's columns of the grown weights (n and 1 rows)
     word = cfg.pe_array.word_bytes
     weights = {t.pattern: (i, t) for i, t in enumerate(header.tensors) if t.kind == "weights" and t.pattern}
+    spilled = set(with_rw.spilled_tensors)
+    n = header.n_hidden
     moved = 0
     for mc in changes:
         ti, t = weights[mc.pattern]
         fmt = cfg.sparsity.structured(cfg.index_units.format)
         meta = 0 if fmt == "uncompressed" else -(-stored(fmt, *t.shape, header.patterns[t.pattern].nnz).metadata_bits // 8)
-        moved += (mc.removed.size + mc.added.size) * word + 2 * meta
-    spilled = "W_in" in with_rw.spilled_tensors or "R" in with_rw.spilled_tensors
+        moved += ((mc.removed.size + mc.added.size) * word + 2 * meta) * (t.name in spilled)
+        moved += mc.added.size * word * (n * ("influence" in spilled) + 1 * ("grad" in spilled))
     dram = with_rw.traffic_bytes["dram_read"] + with_rw.traffic_bytes["dram_write"] - (
         without.traffic_bytes["dram_read"] + without.traffic_bytes["dram_write"])
-    assert dram == (pytest.approx(moved) if spilled else 0)
-    assert label["dram_bytes"] == (moved if spilled else 0)
+    assert (moved > 0) == bool(spilled & {"W_in", "R", "influence", "grad"})
+    for key, name in (("sram.weights.size_bytes", "R"), ("sram.influence.size_bytes", "influence")):
+        assert (name in spilled) == (key in overrides)  # each small level does spill its tensor
+    assert dram == pytest.approx(moved)
+    assert label["dram_bytes"] == moved
     extra_energy = with_rw.energy_pj["total"] - without.energy_pj["total"]
     leak = with_rw.energy_pj["leakage"] - without.energy_pj["leakage"]
     assert extra_energy - leak == pytest.approx(label["energy_pj"], rel=1e-9)
