@@ -1,8 +1,9 @@
 """What rewiring the weight masks costs the hardware (the trace's mask-change records, written by
 ``rtrl.rewire`` between two steps, where the pipeline is drained).
 
-Per mask-change record of a pattern, for every weights tensor declared with that pattern, at the
-level it is stored at (DRAM if it spilled):
+Per mask-change record of a pattern, for every weights tensor declared with that pattern (and
+every ``compact`` tensor of per-step values with it, e.g. the Jacobian's G: its index only), at
+the level it is stored at (DRAM if it spilled):
 
 * the changed values: the entries that left and those that joined are written (word bytes each);
 * the index: a compressed format's metadata is rebuilt whole (read and written: inserting an
@@ -66,8 +67,9 @@ def rewiring_work(config: HardwareConfig, header: TraceHeader, placement: Placem
     nnz = {name: p.nnz for name, p in header.patterns.items()}
     for change in sorted(changes, key=lambda c: c.step):  # the order they take effect in
         nnz[change.pattern] += change.added.size - change.removed.size
+        of_weights = False
         for ti, t in enumerate(header.tensors):
-            if t.pattern != change.pattern or t.kind != "weights":
+            if t.pattern != change.pattern or not (t.kind == "weights" or t.compact):
                 continue
             level = placement.chain[ti][-1]
             fmt = storage_format(config, header, ti, level)
@@ -75,10 +77,14 @@ def rewiring_work(config: HardwareConfig, header: TraceHeader, placement: Placem
             meta = 0
             if fmt.type != "uncompressed":
                 meta = -(-stored(fmt.type, rows, cols, nnz[t.pattern], 0, fmt.run_bits).metadata_bits // 8)
-            values = int(round((change.removed.size + change.added.size) * word))
+            # weights: the changed values too; a compact tensor of per-step values (e.g. the
+            # Jacobian's, pattern G): only its index, its values are recomputed every step
+            values = int(round((change.removed.size + change.added.size) * word)) if t.kind == "weights" else 0
+            of_weights |= t.kind == "weights"
             _add(work, placement, ti, meta, values + meta)
-        for ti in _column_tensors(header):  # grown weights' influence columns start at zero
-            _add(work, placement, ti, 0, int(round(header.tensors[ti].shape[0] * change.added.size * word)))
+        if of_weights:  # grown weights' influence columns start at zero (a G record grows no parameter)
+            for ti in _column_tensors(header):
+                _add(work, placement, ti, 0, int(round(header.tensors[ti].shape[0] * change.added.size * word)))
     return work
 
 

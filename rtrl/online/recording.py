@@ -45,8 +45,8 @@ class StepRecorder:
 
     def mask_changes(self, model, edits) -> None:
         """A rewiring (``rtrl.rewire`` edits) as mask-change records of the trace's declared
-        patterns (``W_in``: W_u, W_r, W_z stacked; ``R``: R_u, R_r, R_z stacked; flat row-major
-        positions), taking effect from the next step (the rewiring follows the current step,
+        patterns (``W_in``: W_u, W_r, W_z stacked; ``R``: R_u, R_r, R_z stacked; ``G``: their union,
+        when it changes; flat row-major positions), taking effect from the next step (the rewiring follows the current step,
         inside a sequence or at its end)."""
         record = getattr(self.inner, "mask_change", None)
         if record is None:
@@ -59,11 +59,31 @@ class StepRecorder:
                 removed.append(by_name[name].removed + offset)
                 added.append(by_name[name].added + offset)
             record(self.step + 1, pattern, np.concatenate(removed), np.concatenate(added))
+        old_g, new_g = _union_before(model, by_name), _union(model.masks)  # ``G``: the recurrent masks' union
+        gone, joined = np.flatnonzero(old_g & ~new_g), np.flatnonzero(new_g & ~old_g)
+        if gone.size or joined.size:
+            record(self.step + 1, "G", gone, joined)
 
     def weight_update(self, op: int, n_updated: int) -> None:
         """The trainer's update of ``n_updated`` parameters, as the learner's declared op ``op``
         (its ``weight_update``); macs = parameters updated."""
         self.inner.op(OpRecord(self.step, int(op), int(n_updated), 0))
+
+
+def _union(masks: dict[str, np.ndarray]) -> np.ndarray:
+    """(n * n,) flat union of the recurrent masks (the pattern ``G``)."""
+    return np.logical_or.reduce([np.asarray(masks[name]).ravel() for name in RECURRENT_WEIGHTS])
+
+
+def _union_before(model, by_name: dict) -> np.ndarray:
+    """The union of the recurrent masks before the edits ``by_name`` (name -> edit) were applied."""
+    before = {}
+    for name in RECURRENT_WEIGHTS:
+        mask = np.asarray(model.masks[name]).ravel().copy()
+        mask[by_name[name].added] = False
+        mask[by_name[name].removed] = True
+        before[name] = mask
+    return _union(before)
 
 
 def n_updated_params(params: dict[str, np.ndarray], masks: dict[str, np.ndarray]) -> int:

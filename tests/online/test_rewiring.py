@@ -196,7 +196,7 @@ def test_cli_trace_records_each_rewiring_and_trace_info_counts_them(tmp_path, ca
     reader = TraceReader(str(trace))
     changes = [mc for chunk in reader.chunks() for mc in chunk.mask_changes]
     assert len({mc.step for mc in changes}) == kpis["rewire_events"]
-    assert {mc.pattern for mc in changes} == {"W_in", "R"}
+    assert {"W_in", "R"} <= {mc.pattern for mc in changes} <= {"W_in", "R", "G"}  # G: when the union changes
     # replaying the records on the header's patterns gives masks with the same counts, each record
     # removing entries that were there and adding ones that were not
     for pattern in ("W_in", "R"):
@@ -206,6 +206,10 @@ def test_cli_trace_records_each_rewiring_and_trace_info_counts_them(tmp_path, ca
             assert mask[mc.removed].all() and not mask[mc.added].any()
             mask[mc.removed], mask[mc.added] = False, True
             assert mask.sum() == count
+    g = reader.header.patterns["G"].to_mask().ravel().copy()
+    for mc in (c for c in changes if c.pattern == "G"):  # the union's count may change
+        assert g[mc.removed].all() and not g[mc.added].any()
+        g[mc.removed], g[mc.added] = False, True
     assert main(["trace", "info", str(trace)]) == 0
     assert f"rewiring: {kpis['rewire_events']} events" in capsys.readouterr().out
 
@@ -259,3 +263,40 @@ def test_gradient_growth_needs_a_learner_with_the_dense_gradient(capsys):
                  "--rewire-every", "5", "--rewire-grow", "gradient"])
     err = capsys.readouterr().err
     assert code == 2 and "gradient" in err and "Traceback" not in err
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 1000), density=st.floats(0.1, 0.9), fraction=st.floats(0.1, 0.9))
+def test_mask_change_records_carry_every_declared_pattern_the_rewiring_changes(seed, density, fraction):
+    """W_in, R and G (the union of the recurrent masks, the Jacobian's pattern): each record,
+    applied to the pattern before the rewiring, gives the pattern after it."""
+    from rtrl.online.recording import StepRecorder
+
+    class Records:
+        def __init__(self):
+            self.changes = {}
+
+        def mask_change(self, step, pattern, removed, added):
+            self.changes[pattern] = (step, np.asarray(removed), np.asarray(added))
+
+    model = EGRU(3, 8, 2, weight_density=density, seed=seed)
+    stacked = lambda m: {"W_in": np.vstack([m[k] for k in INPUT_WEIGHTS]).ravel(),  # noqa: E731
+                         "R": np.vstack([m[k] for k in RECURRENT_WEIGHTS]).ravel(),
+                         "G": (m["R_u"] | m["R_r"] | m["R_z"]).ravel()}
+    before = stacked({k: m.copy() for k, m in model.masks.items()})
+    edits = rewire(model, fraction, np.random.default_rng(seed))
+    after = stacked(model.masks)
+    inner = Records()
+    recorder = StepRecorder(inner)
+    recorder.step = 4
+    recorder.mask_changes(model, edits)
+    for name in before:
+        if name not in inner.changes:
+            assert np.array_equal(before[name], after[name]), name  # only an unchanged pattern goes unrecorded
+            continue
+        step, removed, added = inner.changes[name]
+        assert step == 5
+        assert before[name][removed].all() and not before[name][added].any()
+        applied = before[name].copy()
+        applied[removed], applied[added] = False, True
+        assert np.array_equal(applied, after[name]), name

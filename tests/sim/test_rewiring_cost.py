@@ -52,16 +52,22 @@ def test_rewiring_costs_its_values_and_index(rewired_trace, config, overrides, f
     # by hand: every record rewrites its changed values and, if compressed, its whole index, and
     # zeroes the influence matrix's and gradient's columns of the grown weights (n and 1 rows)
     word = cfg.pe_array.word_bytes
-    weights = {t.pattern: (i, t) for i, t in enumerate(header.tensors) if t.kind == "weights" and t.pattern}
     spilled = set(with_rw.spilled_tensors)
     n = header.n_hidden
     moved = 0
-    for mc in changes:
-        ti, t = weights[mc.pattern]
-        fmt = cfg.sparsity.structured(cfg.index_units.format)
-        meta = 0 if fmt == "uncompressed" else -(-stored(fmt, *t.shape, header.patterns[t.pattern].nnz).metadata_bits // 8)
-        moved += ((mc.removed.size + mc.added.size) * word + 2 * meta) * (t.name in spilled)
-        moved += mc.added.size * word * (n * ("influence" in spilled) + 1 * ("grad" in spilled))
+    nnz = {name: p.nnz for name, p in header.patterns.items()}
+    for mc in sorted(changes, key=lambda c: c.step):
+        nnz[mc.pattern] += mc.added.size - mc.removed.size
+        # weights of the pattern: values + index; compact per-step tensors of it (G): index only
+        users = [t for t in header.tensors if t.pattern == mc.pattern and (t.kind == "weights" or t.compact)]
+        assert users
+        for t in users:
+            fmt = cfg.sparsity.structured(cfg.index_units.format)
+            meta = 0 if fmt == "uncompressed" else -(-stored(fmt, *t.shape, nnz[mc.pattern]).metadata_bits // 8)
+            values = (mc.removed.size + mc.added.size) * word if t.kind == "weights" else 0
+            moved += (values + 2 * meta) * (t.name in spilled)
+        if any(t.kind == "weights" for t in users):  # grown parameters' zero columns
+            moved += mc.added.size * word * (n * ("influence" in spilled) + 1 * ("grad" in spilled))
     dram = with_rw.traffic_bytes["dram_read"] + with_rw.traffic_bytes["dram_write"] - (
         without.traffic_bytes["dram_read"] + without.traffic_bytes["dram_write"])
     assert (moved > 0) == bool(spilled & {"W_in", "R", "influence", "grad"})
