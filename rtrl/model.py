@@ -126,7 +126,8 @@ class EGRU:
     def set_masks(self, masks: dict[str, np.ndarray]) -> None:
         """Replace the weight masks (rewiring, ``rtrl.rewire``): one boolean array per masked
         matrix, same shapes; parameters at entries no longer kept become zero. Learners built for
-        the old masks must be rebuilt (``Learner.rebuilt``)."""
+        the old masks must be replaced: ``Learner.rewired(edits)`` keeps their state (inside a
+        sequence), ``Learner.rebuilt()`` starts it over."""
         if set(masks) != set(MASKED):
             raise ValueError(f"set_masks: keys differ (expected {sorted(MASKED)}, got {sorted(masks)})")
         new = {}

@@ -133,7 +133,7 @@ class Training(_Strict):
     learning_rate: PositiveFloat = 0.01
     optimizer: Literal["sgd", "adam"] = "adam"
     update_every: Literal["auto", "step", "sequence"] = "auto"  # auto: per step for RTRL, per sequence for BPTT
-    rewire_every: NonNegativeInt = 0  # steps between mask rewirings at sequence boundaries (0 = fixed masks)
+    rewire_every: NonNegativeInt = 0  # a mask rewiring after every N steps, inside sequences too (0 = fixed masks)
     rewire_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
 
 
