@@ -15,7 +15,6 @@ Run: .venv/bin/python benchmarks/bench_fill.py   (about 1 minute on 2 cores; ``-
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._results import write_section  # noqa: E402
 from rtrl.fill import GROUPS, checkpoints, influence_fill  # noqa: E402
 from rtrl.online import RunSettings, build_task, fit_task  # noqa: E402
-from rtrl.sparse_rtrl import SparseRTRL  # noqa: E402
+from benchmarks.bench_rtrl import sequence_time  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 WORKLOADS = {  # name: (task, task options for training, sequences measured)
@@ -38,25 +37,12 @@ WORKLOADS = {  # name: (task, task options for training, sequences measured)
 def skipping_gain(model, xs: np.ndarray, targets: np.ndarray) -> tuple[float, float, float]:
     """(mean reached fraction of M's columns, s/step with skipping, s/step without) of sparse RTRL
     over the sequences ``xs`` (N, T, n_in), reset at each start; best of 3 alternating runs."""
-    times = {True: [], False: []}
-    reached = 0.0
+    seqs = list(zip(xs, targets))
+    runs = {True: [], False: []}
     for _ in range(3):
         for skip in (True, False):
-            learner = SparseRTRL(model, skip_unreached=skip)
-            learner.step(xs[0, 0], -1)  # warm
-            total, steps, seen = 0.0, 0, 0.0
-            for seq_x, seq_t in zip(xs, targets):
-                learner.reset()
-                for x, target in zip(seq_x, seq_t):
-                    t0 = time.perf_counter()
-                    learner.step(x, int(target))
-                    total += time.perf_counter() - t0
-                    seen += learner.reach.n_reached / learner.layout.n_columns
-                    steps += 1
-            times[skip].append(total / steps)
-            if skip:
-                reached = seen / steps
-    return reached, min(times[True]), min(times[False])
+            runs[skip].append(sequence_time(model, seqs, skip))
+    return runs[True][0][1], min(t for t, _ in runs[True]), min(t for t, _ in runs[False])
 
 
 def main() -> None:

@@ -70,3 +70,20 @@ def stage_demand(steps, stages):
                   index_cycles=s[:, 3], dram_read_bytes=s[:, 1], dram_write_bytes=s[:, 2], dram_spill_bytes=izeros,
                   index_count=izeros, interconnect_bytes=izeros, macs_effective=izeros, macs_executed=izeros,
                   sram_read={}, sram_write={}, energy={}, sram_energy={})
+
+
+def brute_pe_loads(a: np.ndarray, b: np.ndarray, distribution: str, pes: int) -> np.ndarray:
+    """(pes,) MACs per PE of A @ B under ``distribution`` (``rows|cols_interleaved|blocked``),
+    visiting every effectual pair A[i, k] B[k, j] and its output line."""
+    m, n = a.shape[0], b.shape[1]
+    axis, order = distribution.split("_")
+    lines = m if axis == "rows" else n
+    size = -(-lines // pes)
+    loads = np.zeros(pes)
+    for i in range(m):
+        for k in range(a.shape[1]):
+            for j in range(n):
+                if a[i, k] and b[k, j]:
+                    line = i if axis == "rows" else j
+                    loads[line % pes if order == "interleaved" else line // size] += 1
+    return loads

@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 from accel_sim import load_config, simulate
 from accel_sim.trace.synthetic import sparse_matmul_trace
-from tests.sim.helpers import CONFIGS
+from tests.sim.helpers import CONFIGS, brute_pe_loads
 
 PES = 4  # a 2 x 2 array, one MAC per cycle
 
@@ -27,17 +27,7 @@ def _array_cycles(r) -> float:
 
 def brute_force(a: np.ndarray, b: np.ndarray, distribution: str) -> tuple[float, float]:
     """(busiest PE's MACs, mean) by visiting every effectual pair."""
-    m, n = a.shape[0], b.shape[1]
-    axis, order = distribution.split("_")
-    lines = m if axis == "rows" else n
-    size = -(-lines // PES)
-    loads = np.zeros(PES)
-    for i in range(m):
-        for kk in range(a.shape[1]):
-            for j in range(n):
-                if a[i, kk] and b[kk, j]:
-                    line = i if axis == "rows" else j
-                    loads[line % PES if order == "interleaved" else line // size] += 1
+    loads = brute_pe_loads(a, b, distribution, PES)
     return loads.max(), loads.sum() / PES
 
 

@@ -15,7 +15,7 @@ from accel_sim.engine.placement import Placement
 from accel_sim.engine.timing import step_groups
 from accel_sim.trace.synthetic import sparse_matmul_trace
 from accel_sim.trace.work import WorkModel
-from tests.sim.helpers import CONFIGS, rtrl_like_trace
+from tests.sim.helpers import CONFIGS, brute_pe_loads, rtrl_like_trace
 
 PES = 4  # a 2 x 2 array
 
@@ -27,19 +27,8 @@ def _config(distribution: str):
 
 
 def brute_loads(a: np.ndarray, b: np.ndarray, distribution: str) -> np.ndarray:
-    """(PES,) MACs per PE, visiting every effectual pair A[i, k] B[k, j] and its output line."""
-    m, n = a.shape[0], b.shape[1]
-    axis, order = distribution.split("_")
-    lines = m if axis == "rows" else n
-    size = -(-lines // PES)
-    loads = np.zeros(PES)
-    for i in range(m):
-        for k in range(a.shape[1]):
-            for j in range(n):
-                if a[i, k] and b[k, j]:
-                    line = i if axis == "rows" else j
-                    loads[line % PES if order == "interleaved" else line // size] += 1
-    return loads
+    """(PES,) MACs per PE by visiting every effectual pair."""
+    return brute_pe_loads(a, b, distribution, PES)
 
 
 @settings(max_examples=40, deadline=None)
