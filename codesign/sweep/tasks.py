@@ -8,8 +8,10 @@ workers need no shared filesystem, no repository checkout and may run in any wor
   point (its config a validated dict, from :func:`hardware_config` on the client) and returns the
   flat result row.
 
-Both dispatch on the spec's evaluator: ``pipeline`` (real training + simulator, see
-:mod:`codesign.pipeline`) or ``synthetic`` (closed forms, :mod:`codesign.sweep.synthetic`).
+Both run under :func:`codesign.sweep.heap.numeric_heap` (large arrays from the heap on Dask
+nanny workers, whose malloc thresholds are pinned) and dispatch on the spec's evaluator:
+``pipeline`` (real training + simulator, see :mod:`codesign.pipeline`) or ``synthetic`` (closed
+forms, :mod:`codesign.sweep.synthetic`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from accel_sim.errors import InputError
+from codesign.sweep.heap import numeric_heap
 from codesign.sweep.points import HardwarePoint, ModelPoint, SweepPoint
 
 # model-result keys kept out of result rows because they vary run to run (host wall-clock time)
@@ -57,7 +60,7 @@ def _scratch() -> Iterator[Path]:
 
 def model_task(evaluator: dict[str, Any], point: ModelPoint) -> ModelOutput:
     """Train/record one model point; returns its KPIs and its trace file's bytes."""
-    with _scratch() as folder:
+    with _scratch() as folder, numeric_heap():
         trace = folder / TRACE_NAME
         if evaluator["kind"] == "synthetic":
             from codesign.sweep import synthetic
@@ -74,7 +77,7 @@ def hardware_task(evaluator: dict[str, Any], point: SweepPoint, config: dict[str
                   model_result: dict[str, Any], trace: bytes) -> dict[str, Any]:
     """Simulate one hardware point on the model's trace (bytes); returns the full result row."""
     hw = point.hardware
-    with _scratch() as folder:
+    with _scratch() as folder, numeric_heap():
         path = folder / TRACE_NAME
         path.write_bytes(trace)
         try:
