@@ -4,9 +4,9 @@ All three expose the same calls, ``share(data) -> handle`` (a value many tasks t
 trace's bytes: shipped once to a cluster, passed as is elsewhere), ``submit(fn, *args) -> future``
 (``args`` may hold handles), ``wait_first(futures) -> finished futures`` and ``threads()`` (how
 many tasks can run at once: the executor hands out tasks by it, :mod:`codesign.sweep.dispatch`),
-so the executor loop is written once; ``transient`` names the failures a rerun may fix (a worker died). Workers run
-single-threaded numerical code (``OMP_NUM_THREADS=1``) so N workers use N cores and results do
-not depend on BLAS thread scheduling.
+so the executor loop is written once; ``transient`` names the failures a rerun may fix (a worker
+died). Workers run single-threaded numerical code (``OMP_NUM_THREADS=1``) so N workers use N
+cores and results do not depend on BLAS thread scheduling.
 """
 
 from __future__ import annotations

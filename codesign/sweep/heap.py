@@ -11,9 +11,10 @@ has ~100).
 
 :func:`numeric_heap` raises the mmap threshold to glibc's dynamic maximum (32 MiB on 64-bit) and
 the trim threshold to twice that (as glibc's dynamic rule would) while a task runs, so such arrays
-reuse heap memory, then puts both thresholds back and trims the heap (``malloc_trim(0)``): the worker still hands its freed memory back after each task, as the
-nanny's setting intends. It does nothing where the thresholds are glibc's defaults (local worker
-processes, in-process runs) or where the C library is not glibc.
+reuse heap memory, then puts both thresholds back and trims the heap (``malloc_trim(0)``): the
+worker still hands its freed memory back after each task, as the nanny's setting intends. It does
+nothing where the thresholds are glibc's defaults (local worker processes, in-process runs) or
+where the C library is not glibc. Sizes in bytes.
 """
 
 from __future__ import annotations
