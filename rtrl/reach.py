@@ -92,6 +92,7 @@ class Reach:
         """(n_columns,) host bool: the reached columns (the trace's ``reached`` set)."""
         if self._mask is None:
             self._mask = np.repeat(to_host(self.flags).astype(bool), SEGMENT)[:self.n_columns]
+            self._mask.flags.writeable = False  # replaced, never changed: recorders may pack it once
         return self._mask
 
 

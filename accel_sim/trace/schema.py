@@ -85,18 +85,25 @@ class SetLayout:
             self.offset[s.name] = at
             at += -(-int(s.size) // 8)
         self.stride = at
+        self._last: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # read-only mask -> its bits
 
     @classmethod
     def of(cls, header: TraceHeader) -> "SetLayout":
         return cls(header.step_sets)
 
     def pack(self, sets: Mapping[str, np.ndarray] | None) -> np.ndarray:
-        """(stride,) uint8 bits of one step's sets (a bool mask of the set's size, or indices)."""
+        """(stride,) uint8 bits of one step's sets (a bool mask of the set's size, or indices). A
+        read-only mask passed again as the same object is packed once (a set that rarely changes,
+        like sparse RTRL's ``reached`` columns, costs nothing on the other steps)."""
         out = np.zeros(self.stride, np.uint8)
         for name, members in (sets or {}).items():
             if name not in self.sizes:
                 raise ValueError(f"index set {name!r} is not a per-step set of this trace ({', '.join(self.names)})")
             size, at = self.sizes[name], self.offset[name]
+            last = self._last.get(name)
+            if last is not None and last[0] is members:
+                out[at:at + last[1].size] = last[1]
+                continue
             members = np.asarray(members)
             if members.dtype == bool:
                 if members.shape != (size,):
@@ -110,6 +117,8 @@ class SetLayout:
                 mask[idx] = True
             bits = np.packbits(mask, bitorder="little")
             out[at:at + bits.size] = bits
+            if members.dtype == bool and not members.flags.writeable:
+                self._last[name] = (members, bits)
         return out
 
     def masks(self, bits: np.ndarray, name: str) -> np.ndarray:

@@ -256,3 +256,31 @@ def test_write_errors_name_the_users_path_not_the_partial_file(tmp_path):
     with pytest.raises(OSError) as exc:
         w.close()
     assert exc.value.filename == str(path) and ".partial" not in str(exc.value)
+
+
+def test_pack_reuses_a_read_only_mask_and_repacks_anything_else():
+    """A read-only mask passed again as the same object is packed once; a writeable mask changed
+    in place, or another object, is packed anew: the bits always equal the mask's."""
+    from accel_sim.trace.header import IndexSet
+    from accel_sim.trace.schema import SetLayout
+
+    layout = SetLayout((IndexSet("a", 13), IndexSet("reached", 70)))
+    rng = np.random.default_rng(0)
+
+    def unpacked(bits, name):
+        return layout.masks(bits[None, :], name)[0]
+
+    frozen = rng.random(70) < 0.5
+    frozen.flags.writeable = False
+    for _ in range(3):
+        a = rng.random(13) < 0.5
+        bits = layout.pack({"a": a, "reached": frozen})
+        assert np.array_equal(unpacked(bits, "a"), a) and np.array_equal(unpacked(bits, "reached"), frozen)
+    live = rng.random(70) < 0.5
+    layout.pack({"reached": live})
+    live[:] = ~live  # changed in place: must not reuse the earlier bits
+    assert np.array_equal(unpacked(layout.pack({"reached": live}), "reached"), live)
+    other = ~frozen
+    other.flags.writeable = False
+    assert np.array_equal(unpacked(layout.pack({"reached": other}), "reached"), other)
+    assert np.array_equal(unpacked(layout.pack({"reached": frozen}), "reached"), frozen)
