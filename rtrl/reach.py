@@ -72,8 +72,8 @@ class Reach:
     def changed(self) -> None:
         """Recompute the spans after ``flags`` changed (callers that write flags directly)."""
         self._columns = self._mask = None
-        self.n_spans, self.n_reached = _spans(to_host(self.flags), SEGMENT, self.n_columns, self.block,
-                                              self.span_start, self.span_width)
+        self.n_spans, self.n_reached = spans(to_host(self.flags), self.n_columns, self.block,
+                                             self.span_start, self.span_width)
         if 0 < self.n_reached < self.n_columns and self.n_reached >= FULL_SWEEP * self.n_columns:
             self.flags[:] = 1  # nearly all reached: one sweep over everything is cheaper than the gaps
             self.changed()
@@ -98,28 +98,6 @@ class Reach:
 
 def spans(flags: np.ndarray, n_columns: int, block: int, start: np.ndarray, width: np.ndarray) -> tuple[int, int]:
     """Runs of reached segments (``flags`` (n_segments,)) as column spans of at most ``block``
-    columns, ascending, into ``start`` / ``width``; returns (spans, reached columns). The
-    compiled twin (one call, no temporaries) runs where numba is installed."""
-    return _spans(flags, SEGMENT, n_columns, block, start, width)
-
-
-def _numpy_spans(flags: np.ndarray, segment: int, n_columns: int, block: int, start: np.ndarray,
-                 width: np.ndarray) -> tuple[int, int]:
-    live = np.flatnonzero(flags)
-    if live.size == 0:
-        return 0, 0
-    breaks = np.flatnonzero(np.diff(live) != 1)
-    lo = live[np.concatenate([[0], breaks + 1])] * segment
-    hi = np.minimum((live[np.concatenate([breaks, [live.size - 1]])] + 1) * segment, n_columns)
-    pieces = -(-(hi - lo) // block)
-    first = np.repeat(lo, pieces) + block * (np.arange(pieces.sum()) - np.repeat(np.cumsum(pieces) - pieces, pieces))
-    stop = np.minimum(first + block, np.repeat(hi, pieces))
-    k = first.size
-    start[:k], width[:k] = first, stop - first
-    return int(k), int((hi - lo).sum())
-
-
-def _spans(flags, segment, n_columns, block, start, width) -> tuple[int, int]:
-    if compiled.AVAILABLE:
-        return tuple(int(v) for v in compiled.reach_spans(flags, segment, n_columns, block, start, width))
-    return _numpy_spans(flags, segment, n_columns, block, start, width)
+    columns, ascending, into ``start`` / ``width``; returns (spans, reached columns)
+    (``rtrl.kernels.compiled.reach_spans``: compiled with numba, plain Python without)."""
+    return tuple(int(v) for v in compiled.reach_spans(flags, SEGMENT, n_columns, block, start, width))

@@ -12,7 +12,7 @@ too). What exactness means then (docs/model.md, "Rewiring the masks"): against B
 same switched graph, where a grown weight exists from its rewiring on, every column is exact,
 since a grown weight's influence really is zero when it joins; against a counterfactual where it
 had existed at value zero all along, its column misses the history before the rewiring
-(``benchmarks/bench_rewiring.py`` measures how fast that difference decays).
+(``benchmarks/bench_rewire_history.py`` measures how fast that difference decays).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The non-zero patterns in force at each step of a trace whose masks were rewired.
 
-A mask-change record (:class:`~accel_sim.trace.schema.MaskChange`, written by ``rtrl.rewire`` at a
-sequence boundary) says that from step ``step`` on, the entries of pattern ``pattern`` at the flat
+A mask-change record (:class:`~accel_sim.trace.schema.MaskChange`, written after the step a
+rewiring follows, inside a sequence or at its end) says that from step ``step`` on, the entries of pattern ``pattern`` at the flat
 row-major positions ``removed`` are zero and those at ``added`` may be non-zero. Records take effect
 in step order (records of one step in the order the trace holds them); every op of a step at or
 after a record's step sees the pattern with that record applied.

@@ -39,9 +39,9 @@ class CompiledStep:
     """One model's sparse-RTRL step in compiled code.
 
     ``g_rows``, ``g_cols``: the non-zeros of G's sparsity (the union of the recurrent masks),
-    row-major; ``reach``: the learner's reached columns of M (``rtrl.reach``). After ``forward``: ``gate_values`` (9, n) (rows as ``rtrl.cell.Gates``),
-    ``new_events`` (8, n) (rows as ``rtrl.cell.Events`` without s), ``logits`` (n_out,) and, with
-    a target, ``dl_ds`` (n,).
+    row-major; ``reach``: the learner's reached columns of M (``rtrl.reach``). After ``forward``:
+    ``gate_values`` (9, n) (rows as ``rtrl.cell.Gates``), ``new_events`` (8, n) (rows as
+    ``rtrl.cell.Events`` without s), ``logits`` (n_out,) and, with a target, ``dl_ds`` (n,).
     """
 
     def __init__(self, model, layout: InfluenceLayout, g_rows: np.ndarray, g_cols: np.ndarray, reach: Reach) -> None:
@@ -91,7 +91,7 @@ class CompiledStep:
                            np.zeros((n_out, n), dtype), np.zeros(n_out, dtype))
         self.update(M, fwd.n_active, grad, True)
         self.contract(grad, M)
-        self.reach.clear()  # the scratch step marked columns of the learner's M
+        self.reach.clear()  # the scratch step marked the learner's reach (shared with it)
 
     def previous_events(self, s: np.ndarray) -> Events:
         """The events of s_{t-1} = ``s`` that the last ``forward`` computed (views, valid until the
